@@ -32,7 +32,7 @@ let cached: MnistSplits | undefined;
 
 /**
  * The deterministic split: for each class, samples [0, floor(0.8 * count)) train and the rest test
- * (8,000 and 2,000 of the package's 10,000 digits). Loaded once per process (about 0.3 s).
+ * (7,996 and 2,004 of the package's 10,000 digits). Loaded once per process (about 0.3 s).
  * NOTE: the package's `set()` shuffles with Math.random, so only its per-class `range()` is used.
  */
 export function mnistSplits(): MnistSplits {

@@ -1,0 +1,242 @@
+// Trains the zoo's MNIST MLP (784-128-64-10) in plain TypeScript, deterministically, and writes
+// planner/zoo/models/mnist-mlp.onnx with its record mnist-mlp.json. Run: npm run train:mnist
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { floatTensor, makeModel, makeNode, makeValueInfo, type ModelProto, type NodeProto, type TensorProto, saveModel } from '../onnx/model.ts';
+import { createSession } from '../onnx/session.ts';
+import { Rng } from '../util/rng.ts';
+import { MNIST_PIXELS, MNIST_TRAIN_SHARE, mnistSplits, type MnistDigit } from './mnist.ts';
+import { MNIST_MLP_DIMS, ZOO_MODELS_DIR } from './index.ts';
+
+/** Hyper-parameters of a training run. */
+export interface TrainConfig {
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  /** Adam step size. */
+  learningRate: number;
+}
+
+/** The configuration the committed model was trained with. */
+export const MNIST_TRAIN_CONFIG: TrainConfig = { seed: 7, epochs: 8, batchSize: 32, learningRate: 1e-3 };
+
+/** The command that regenerates the committed model and record. */
+export const MNIST_TRAIN_COMMAND = 'npm run train:mnist';
+
+/** What mnist-mlp.json records about the committed model. */
+export interface MnistTrainingRecord {
+  model: 'mnist-mlp';
+  file: 'mnist-mlp.onnx';
+  sha256: string;
+  layers: number[];
+  input: string;
+  output: string;
+  split: string;
+  trainDigits: number;
+  testDigits: number;
+  /** Top-1 accuracy of the exported ONNX model in ONNX Runtime. */
+  trainAccuracy: number;
+  testAccuracy: number;
+  epochs: number;
+  batchSize: number;
+  optimizer: string;
+  learningRate: number;
+  seed: number;
+  trainingTimeS: number;
+  command: string;
+}
+
+/** One dense layer: weights [in, out] (row i holds input i's fan-out), biases [out], and Adam moments. */
+interface Layer {
+  inDim: number;
+  outDim: number;
+  w: Float32Array;
+  b: Float32Array;
+  gw: Float32Array;
+  gb: Float32Array;
+  mw: Float32Array;
+  vw: Float32Array;
+  mb: Float32Array;
+  vb: Float32Array;
+}
+
+function makeLayer(inDim: number, outDim: number, rng: Rng): Layer {
+  const w = new Float32Array(inDim * outDim);
+  const std = Math.sqrt(2 / inDim);
+  for (let i = 0; i < w.length; i++) w[i] = rng.normal() * std;
+  const z = (): Float32Array => new Float32Array(inDim * outDim);
+  const zb = (): Float32Array => new Float32Array(outDim);
+  return { inDim, outDim, w, b: zb(), gw: z(), gb: zb(), mw: z(), vw: z(), mb: zb(), vb: zb() };
+}
+
+/** y = x W + b; skips zero inputs (most MNIST pixels), which makes the first layer several times faster. */
+function forward(layer: Layer, x: Float32Array, y: Float32Array): void {
+  const { inDim, outDim, w, b } = layer;
+  y.set(b);
+  for (let i = 0; i < inDim; i++) {
+    const xi = x[i]!;
+    if (xi === 0) continue;
+    const row = i * outDim;
+    for (let o = 0; o < outDim; o++) y[o]! += xi * w[row + o]!;
+  }
+}
+
+/** Accumulate the gradients of one sample; writes dL/dx into `dx` when given. */
+function backward(layer: Layer, x: Float32Array, dy: Float32Array, dx?: Float32Array): void {
+  const { inDim, outDim, w, gw, gb } = layer;
+  for (let o = 0; o < outDim; o++) gb[o]! += dy[o]!;
+  for (let i = 0; i < inDim; i++) {
+    const xi = x[i]!;
+    const row = i * outDim;
+    if (dx) {
+      let s = 0;
+      for (let o = 0; o < outDim; o++) s += w[row + o]! * dy[o]!;
+      dx[i] = s;
+    }
+    if (xi === 0) continue;
+    for (let o = 0; o < outDim; o++) gw[row + o]! += xi * dy[o]!;
+  }
+}
+
+function adamStep(layer: Layer, step: number, lr: number, batch: number): void {
+  const beta1 = 0.9;
+  const beta2 = 0.999;
+  const eps = 1e-8;
+  const c1 = 1 - beta1 ** step;
+  const c2 = 1 - beta2 ** step;
+  const update = (p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array): void => {
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i]! / batch;
+      m[i] = beta1 * m[i]! + (1 - beta1) * gi;
+      v[i] = beta2 * v[i]! + (1 - beta2) * gi * gi;
+      p[i]! -= (lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + eps);
+      g[i] = 0;
+    }
+  };
+  update(layer.w, layer.gw, layer.mw, layer.vw);
+  update(layer.b, layer.gb, layer.mb, layer.vb);
+}
+
+/** The network's activations for one input: each layer's output, Relu applied to the hidden ones. */
+function predict(layers: Layer[], x: Float32Array, acts: Float32Array[]): Float32Array {
+  let h = x;
+  layers.forEach((layer, l) => {
+    const y = acts[l]!;
+    forward(layer, h, y);
+    if (l < layers.length - 1) for (let o = 0; o < y.length; o++) y[o] = Math.max(0, y[o]!);
+    h = y;
+  });
+  return h;
+}
+
+function argmax(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
+  return best;
+}
+
+/**
+ * Train the MLP with softmax cross-entropy and Adam on minibatches, seeded init and seeded shuffling.
+ * Deterministic: the same config gives the same weights. `log` receives one line per epoch.
+ */
+export function trainMlp(train: MnistDigit[], test: MnistDigit[], config: TrainConfig, log: (line: string) => void = () => {}): Layer[] {
+  const rng = new Rng(config.seed);
+  const dims = MNIST_MLP_DIMS;
+  const layers = dims.slice(1).map((d, i) => makeLayer(dims[i]!, d, rng));
+  const acts = layers.map((l) => new Float32Array(l.outDim));
+  const deltas = layers.map((l) => new Float32Array(l.outDim));
+  const order = Array.from({ length: train.length }, (_, i) => i);
+  let step = 0;
+  for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    rng.shuffle(order);
+    let lossSum = 0;
+    for (let start = 0; start < order.length; start += config.batchSize) {
+      const batch = order.slice(start, start + config.batchSize);
+      for (const idx of batch) {
+        const { pixels, label } = train[idx]!;
+        const logits = predict(layers, pixels, acts);
+        const max = Math.max(...logits);
+        let sum = 0;
+        for (let c = 0; c < logits.length; c++) sum += Math.exp(logits[c]! - max);
+        lossSum += Math.log(sum) - (logits[label]! - max);
+        const last = deltas[layers.length - 1]!;
+        for (let c = 0; c < logits.length; c++) last[c] = Math.exp(logits[c]! - max) / sum - (c === label ? 1 : 0);
+        for (let l = layers.length - 1; l >= 0; l--) {
+          const input = l === 0 ? pixels : acts[l - 1]!;
+          const dx = l === 0 ? undefined : deltas[l - 1]!;
+          backward(layers[l]!, input, deltas[l]!, dx);
+          if (dx) for (let i = 0; i < dx.length; i++) if (input[i]! <= 0) dx[i] = 0;
+        }
+      }
+      step++;
+      for (const layer of layers) adamStep(layer, step, config.learningRate, batch.length);
+    }
+    const accuracy = (set: MnistDigit[]): number => set.filter((d) => argmax(predict(layers, d.pixels, acts)) === d.label).length / set.length;
+    log(`epoch ${epoch}/${config.epochs}: loss ${(lossSum / train.length).toFixed(4)}, test accuracy ${(100 * accuracy(test)).toFixed(2)}%`);
+  }
+  return layers;
+}
+
+/** Export trained layers as ONNX: x [1, 784] -> Gemm (transB = 1) + Relu, ..., -> logits [1, 10]. */
+export function exportMlp(layers: Layer[]): ModelProto {
+  const nodes: NodeProto[] = [];
+  const initializers: TensorProto[] = [];
+  let h = 'x';
+  layers.forEach((layer, l) => {
+    const wOutIn = new Float32Array(layer.inDim * layer.outDim);
+    for (let i = 0; i < layer.inDim; i++) for (let o = 0; o < layer.outDim; o++) wOutIn[o * layer.inDim + i] = layer.w[i * layer.outDim + o]!;
+    initializers.push(floatTensor(`fc${l + 1}.weight`, [layer.outDim, layer.inDim], wOutIn), floatTensor(`fc${l + 1}.bias`, [layer.outDim], layer.b));
+    const last = l === layers.length - 1;
+    const out = last ? 'logits' : `fc${l + 1}/gemm`;
+    nodes.push(makeNode('Gemm', [h, `fc${l + 1}.weight`, `fc${l + 1}.bias`], [out], { transB: 1 }, out));
+    h = out;
+    if (!last) {
+      h = `fc${l + 1}/relu`;
+      nodes.push(makeNode('Relu', [out], [h], {}, h));
+    }
+  });
+  return makeModel({
+    name: 'edgesplit-zoo-mnist-mlp', nodes, initializers,
+    inputs: [makeValueInfo('x', 'float32', [1, MNIST_PIXELS])], outputs: [makeValueInfo('logits', 'float32', [1, MNIST_MLP_DIMS[MNIST_MLP_DIMS.length - 1]!])],
+  });
+}
+
+/** Top-1 accuracy of an ONNX classifier with input 'x' [1, 784] and output 'logits', run in ONNX Runtime. */
+export async function onnxAccuracy(model: ModelProto, digits: MnistDigit[]): Promise<number> {
+  const session = await createSession(model);
+  let correct = 0;
+  for (const d of digits) {
+    const out = await session.run({ x: { dtype: 'float32', dims: [1, MNIST_PIXELS], data: d.pixels } });
+    if (argmax(out['logits']!.data as Float32Array) === d.label) correct++;
+  }
+  await session.release();
+  return correct / digits.length;
+}
+
+/** Train with `config`, export, measure in ONNX Runtime and write the model and its record to `dir`. */
+export async function trainAndSave(dir: string, config: TrainConfig = MNIST_TRAIN_CONFIG, log: (line: string) => void = () => {}): Promise<MnistTrainingRecord> {
+  const { train, test } = mnistSplits();
+  const t0 = performance.now();
+  const layers = trainMlp(train, test, config, log);
+  const trainingTimeS = (performance.now() - t0) / 1000;
+  const model = exportMlp(layers);
+  const bytes = await saveModel(model, join(dir, 'mnist-mlp.onnx'));
+  const record: MnistTrainingRecord = {
+    model: 'mnist-mlp', file: 'mnist-mlp.onnx', sha256: createHash('sha256').update(bytes).digest('hex'),
+    layers: [...MNIST_MLP_DIMS], input: 'x: float32 [1, 784], pixels in [0, 1] (1 = ink), row-major 28 x 28', output: 'logits: float32 [1, 10]',
+    split: `mnist package, per digit class: the first ${MNIST_TRAIN_SHARE * 100}% of its samples (range()) train, the rest test`,
+    trainDigits: train.length, testDigits: test.length,
+    trainAccuracy: await onnxAccuracy(model, train), testAccuracy: await onnxAccuracy(model, test),
+    epochs: config.epochs, batchSize: config.batchSize, optimizer: 'Adam (beta1 0.9, beta2 0.999), softmax cross-entropy, He-normal init',
+    learningRate: config.learningRate, seed: config.seed, trainingTimeS: Math.round(trainingTimeS * 10) / 10, command: MNIST_TRAIN_COMMAND,
+  };
+  await writeFile(join(dir, 'mnist-mlp.json'), JSON.stringify(record, null, 2) + '\n');
+  return record;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const record = await trainAndSave(ZOO_MODELS_DIR, MNIST_TRAIN_CONFIG, (line) => process.stderr.write(line + '\n'));
+  process.stdout.write(`wrote ${join(ZOO_MODELS_DIR, 'mnist-mlp.onnx')}: test accuracy ${(100 * record.testAccuracy).toFixed(2)}%, train ${(100 * record.trainAccuracy).toFixed(2)}%, ${record.trainingTimeS} s of training\n`);
+}
