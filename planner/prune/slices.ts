@@ -1,0 +1,95 @@
+// Dense tensor arithmetic along one axis in channel blocks: keep, zero or measure the entries of chosen
+// channels. The group members of structured pruning are all edited through these functions.
+import type { TensorProto } from '../onnx/model.ts';
+import { tensorToFloat32 } from '../onnx/model.ts';
+
+/** Product of dims. */
+export function count(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+function layout(dims: readonly number[], axis: number): { outer: number; len: number; inner: number } {
+  return { outer: count(dims.slice(0, axis)), len: dims[axis]!, inner: count(dims.slice(axis + 1)) };
+}
+
+/** Positions along the axis that the kept channels own (channel c owns [c * block, (c + 1) * block)). */
+export function keptPositions(kept: readonly number[], block: number): number[] {
+  const pos: number[] = [];
+  for (const c of kept) for (let j = 0; j < block; j++) pos.push(c * block + j);
+  return pos;
+}
+
+/** Keep only the kept channels' entries along `axis`; returns the new data and dims. */
+export function sliceAxis(data: Float32Array, dims: readonly number[], axis: number, block: number, kept: readonly number[]): { data: Float32Array; dims: number[] } {
+  const { outer, len, inner } = layout(dims, axis);
+  const pos = keptPositions(kept, block);
+  const out = new Float32Array(outer * pos.length * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let p = 0; p < pos.length; p++) {
+      const src = (o * len + pos[p]!) * inner;
+      out.set(data.subarray(src, src + inner), (o * pos.length + p) * inner);
+    }
+  }
+  const newDims = [...dims];
+  newDims[axis] = pos.length;
+  return { data: out, dims: newDims };
+}
+
+/** A copy with the entries of every channel not in `kept` set to zero (same dims). */
+export function maskAxis(data: Float32Array, dims: readonly number[], axis: number, block: number, kept: readonly number[]): Float32Array {
+  const { outer, len, inner } = layout(dims, axis);
+  const keep = new Uint8Array(len);
+  for (const p of keptPositions(kept, block)) keep[p] = 1;
+  const out = data.slice();
+  for (let o = 0; o < outer; o++) {
+    for (let p = 0; p < len; p++) if (!keep[p]) out.fill(0, (o * len + p) * inner, (o * len + p + 1) * inner);
+  }
+  return out;
+}
+
+/** Scatter a sliced tensor back to the full dims, zeros where channels were removed (the inverse of sliceAxis). */
+export function expandAxis(data: Float32Array, dims: readonly number[], axis: number, block: number, kept: readonly number[], fullLen: number): { data: Float32Array; dims: number[] } {
+  const { outer, len, inner } = layout(dims, axis);
+  const pos = keptPositions(kept, block);
+  const out = new Float32Array(outer * fullLen * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let p = 0; p < len; p++) {
+      const src = (o * len + p) * inner;
+      out.set(data.subarray(src, src + inner), (o * fullLen + pos[p]!) * inner);
+    }
+  }
+  const newDims = [...dims];
+  newDims[axis] = fullLen;
+  return { data: out, dims: newDims };
+}
+
+/**
+ * Per channel, the sum of |w| (`l1`) or of w^2 (`l2`, squared so that members add up) of its
+ * entries along `axis`, added into `acc` (length = channels).
+ */
+export function accumulateChannelNorms(acc: Float64Array, data: Float32Array, dims: readonly number[], axis: number, block: number, norm: 'l1' | 'l2'): void {
+  const { outer, len, inner } = layout(dims, axis);
+  for (let o = 0; o < outer; o++) {
+    for (let p = 0; p < len; p++) {
+      const c = Math.floor(p / block);
+      let s = 0;
+      const base = (o * len + p) * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = data[base + i]!;
+        s += norm === 'l1' ? Math.abs(v) : v * v;
+      }
+      acc[c] = acc[c]! + s;
+    }
+  }
+}
+
+/**
+ * The float values of a weight tensor.
+ * NOTE: after a decode in Node, `rawData` is a Buffer view into the whole message, and
+ * Buffer#slice does not copy; giving the tensor a standalone copy first keeps tensorToFloat32
+ * from reading the wrong bytes.
+ */
+export function floatsOf(t: TensorProto): Float32Array {
+  if (t.rawData && t.rawData.length > 0 && t.rawData.byteOffset !== 0) t.rawData = new Uint8Array(t.rawData);
+  return tensorToFloat32(t);
+}

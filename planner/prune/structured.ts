@@ -1,0 +1,285 @@
+// Structured pruning: choose which channels of each dependency group to keep (uniform or global, by L1 or
+// L2 magnitude), and apply that choice to a model or to either half of a split, which really shrinks it.
+import type { ModelProto, TensorProto } from '../onnx/model.ts';
+import { cloneModel, constantTensors, setFloatData, tensorDims, toNumber } from '../onnx/model.ts';
+import { EdgesplitError } from '../../shared/errors.ts';
+import { analyzeGroups, type PruneGroup, type SkippedPart } from './groups.ts';
+import { accumulateChannelNorms, count, floatsOf, maskAxis, sliceAxis } from './slices.ts';
+
+/** Magnitude measure of a channel: L1 (sum of |w|) or L2 (root of the sum of w^2) over the group's weights. */
+export type PruneNorm = 'l1' | 'l2';
+/** `uniform`: every group keeps the same share of its channels; `global`: channels ranked across groups by normalised importance. */
+export type PruneScope = 'uniform' | 'global';
+
+/** Options of structured pruning. */
+export interface StructuredOptions {
+  /** Share of the prunable weights to remove, in [0, 1). */
+  ratio: number;
+  norm?: PruneNorm;
+  scope?: PruneScope;
+}
+
+/** A group with the channels the plan keeps (ascending indices into the original channels). */
+export interface PlannedGroup extends PruneGroup {
+  kept: number[];
+}
+
+/**
+ * Which channels to keep, per group: a pure description, so the same plan applies to the full
+ * model or to each half of a split (members and activations are found by tensor name).
+ */
+export interface PruningPlan {
+  /** The requested share of prunable weights to remove. */
+  ratio: number;
+  /** The share removed by this plan (channels are discrete, so it is the nearest one reachable). */
+  achievedRatio: number;
+  norm: PruneNorm;
+  scope: PruneScope;
+  /** Weight entries (Conv/Gemm/MatMul weights of the groups) before pruning, and how many the plan removes. */
+  prunableWeights: number;
+  removedWeights: number;
+  groups: PlannedGroup[];
+  /** Parts of the model left whole, and why. */
+  skipped: SkippedPart[];
+}
+
+const WEIGHT_ROLES = new Set(['producer', 'consumer', 'depthwise']);
+
+/** Per channel importance of a group: L1 sum, or the root of the summed squares, over its weight members. */
+export function channelImportance(weights: ReadonlyMap<string, TensorProto>, group: PruneGroup, norm: PruneNorm): number[] {
+  const acc = new Float64Array(group.channels);
+  for (const m of group.members) {
+    if (!WEIGHT_ROLES.has(m.role)) continue;
+    const t = weights.get(m.tensor);
+    if (!t) continue;
+    accumulateChannelNorms(acc, floatsOf(t), tensorDims(t), m.axis, m.block, norm);
+  }
+  return Array.from(acc, (v) => (norm === 'l2' ? Math.sqrt(v) : v));
+}
+
+/** The weight tensors the groups touch, with the (group, axis, block) of each pruned axis. */
+function weightLayout(weights: ReadonlyMap<string, TensorProto>, groups: readonly PruneGroup[]): Map<string, { dims: number[]; axes: Array<{ g: number; axis: number; block: number }> }> {
+  const out = new Map<string, { dims: number[]; axes: Array<{ g: number; axis: number; block: number }> }>();
+  groups.forEach((group, g) => {
+    for (const m of group.members) {
+      if (!WEIGHT_ROLES.has(m.role)) continue;
+      const t = weights.get(m.tensor);
+      if (!t) continue;
+      const entry = out.get(m.tensor) ?? { dims: tensorDims(t), axes: [] };
+      entry.axes.push({ g, axis: m.axis, block: m.block });
+      out.set(m.tensor, entry);
+    }
+  });
+  return out;
+}
+
+/** Kept entries of each weight for given kept counts per group. */
+class WeightCounter {
+  readonly total: number;
+  private readonly layout: ReturnType<typeof weightLayout>;
+  private readonly byGroup: string[][];
+  private readonly keptOf = new Map<string, number>();
+  kept = 0;
+
+  constructor(weights: ReadonlyMap<string, TensorProto>, groups: readonly PruneGroup[], keep: readonly number[]) {
+    this.layout = weightLayout(weights, groups);
+    this.byGroup = groups.map(() => []);
+    let total = 0;
+    for (const [name, e] of this.layout) {
+      total += count(e.dims);
+      for (const a of e.axes) this.byGroup[a.g]!.push(name);
+    }
+    this.total = total;
+    for (const name of this.layout.keys()) this.update(name, keep);
+  }
+
+  /** Recount the tensors of group g after its kept count changed. */
+  touch(g: number, keep: readonly number[]): void {
+    for (const name of this.byGroup[g]!) this.update(name, keep);
+  }
+
+  private update(name: string, keep: readonly number[]): void {
+    const e = this.layout.get(name)!;
+    const dims = [...e.dims];
+    for (const a of e.axes) dims[a.axis] = keep[a.g]! * a.block;
+    const n = count(dims);
+    this.kept += n - (this.keptOf.get(name) ?? 0);
+    this.keptOf.set(name, n);
+  }
+
+  removedShare(): number {
+    return this.total === 0 ? 0 : 1 - this.kept / this.total;
+  }
+}
+
+/** Indices of the `k` most important channels, ascending (ties keep the lower index). */
+function topChannels(importance: readonly number[], k: number): number[] {
+  const order = importance.map((v, i) => i).sort((a, b) => importance[b]! - importance[a]! || a - b);
+  return order.slice(0, k).sort((a, b) => a - b);
+}
+
+/** ERR_PRUNE_RATIO unless ratio is a number in [0, 1). */
+export function checkRatio(ratio: number, what = 'ratio'): void {
+  if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0 || ratio >= 1) {
+    throw new EdgesplitError('ERR_PRUNE_RATIO', `'${what}' is out of range [0, 1), got ${String(ratio)}. Give the share of prunable weights to remove, e.g. 0.5.`, { details: { ratio } });
+  }
+}
+
+/**
+ * Plan structured pruning: find the dependency groups, rank each group's channels by magnitude and
+ * choose the kept channels so that the removed share of prunable weights is as near `ratio` as the
+ * discrete channel counts allow. Every group keeps at least one channel.
+ *
+ * Errors: ERR_PRUNE_RATIO (ratio outside [0, 1)), ERR_PRUNE_NOTHING (no prunable group; the message
+ * lists why each part was left whole), ERR_PRUNE_EMPTIES_LAYER (the ratio exceeds what keeping one
+ * channel per group allows; the message gives that maximum).
+ */
+export function planPruning(model: ModelProto, options: StructuredOptions, source = 'model'): PruningPlan {
+  checkRatio(options.ratio);
+  const norm = options.norm ?? 'l2';
+  const scope = options.scope ?? 'uniform';
+  const { groups, skipped } = analyzeGroups(model, source);
+  if (groups.length === 0) {
+    const why = skipped.slice(0, 4).map((s) => `${s.producers[0]}: ${s.reason}`).join('; ');
+    throw new EdgesplitError('ERR_PRUNE_NOTHING',
+      `${source}: nothing to prune: no Conv, Gemm or MatMul output channels can be removed without breaking the graph${why ? ` (${why}${skipped.length > 4 ? `; and ${skipped.length - 4} more` : ''})` : ''}. Use unstructured pruning (--unstructured) for such a model.`,
+      { details: { source, skipped } });
+  }
+  const weights = constantTensors(model.graph!);
+  const importance = groups.map((g) => channelImportance(weights, g, norm));
+  const full = groups.map((g) => g.channels);
+  const counter = new WeightCounter(weights, groups, groups.map(() => 1));
+  const maxShare = counter.removedShare();
+  if (options.ratio > maxShare + 1e-12) {
+    throw new EdgesplitError('ERR_PRUNE_EMPTIES_LAYER',
+      `${source}: ratio ${options.ratio} would remove every channel of a layer: keeping one channel in each of the ${groups.length} groups removes at most ${maxShare.toFixed(4)} of the prunable weights. Give a ratio of at most ${Math.floor(maxShare * 1000) / 1000}.`,
+      { details: { source, ratio: options.ratio, maxRatio: maxShare } });
+  }
+
+  let keep: number[];
+  if (options.ratio === 0) {
+    keep = full;
+  } else if (scope === 'uniform') {
+    const keepAt = (q: number): number[] => full.map((n) => Math.min(n, Math.max(1, Math.round(q * n))));
+    const shareAt = (q: number): number => new WeightCounter(weights, groups, keepAt(q)).removedShare();
+    // share(q) falls as q rises: bisect for the q where it crosses the ratio, then take the nearer side.
+    let lo = 0;
+    let hi = 1;
+    for (let i = 0; i < 40; i++) {
+      const mid = (lo + hi) / 2;
+      if (shareAt(mid) > options.ratio) lo = mid;
+      else hi = mid;
+    }
+    keep = Math.abs(shareAt(lo) - options.ratio) < Math.abs(shareAt(hi) - options.ratio) ? keepAt(lo) : keepAt(hi);
+  } else {
+    keep = [...full];
+    const live = new WeightCounter(weights, groups, keep);
+    const normalised = importance.map((imp) => {
+      const mean = imp.reduce((a, b) => a + b, 0) / imp.length;
+      return imp.map((v) => (mean > 0 ? v / mean : 0));
+    });
+    const ranks = importance.map((imp) => imp.map((_, i) => i).sort((a, b) => imp[a]! - imp[b]! || b - a));
+    const next = groups.map(() => 0);
+    for (;;) {
+      let best = -1;
+      for (let g = 0; g < groups.length; g++) {
+        if (keep[g]! <= 1) continue;
+        if (best < 0 || normalised[g]![ranks[g]![next[g]!]!]! < normalised[best]![ranks[best]![next[best]!]!]!) best = g;
+      }
+      if (best < 0) break;
+      const before = live.removedShare();
+      keep[best]!--;
+      live.touch(best, keep);
+      const after = live.removedShare();
+      if (after >= options.ratio) {
+        if (Math.abs(before - options.ratio) <= Math.abs(after - options.ratio)) {
+          keep[best]!++;
+          live.touch(best, keep);
+        } else {
+          next[best]!++;
+        }
+        break;
+      }
+      next[best]!++;
+    }
+  }
+
+  const planned: PlannedGroup[] = groups.map((g, i) => ({ ...g, kept: topChannels(importance[i]!, keep[i]!) }));
+  const final = new WeightCounter(weights, groups, keep);
+  return {
+    ratio: options.ratio, achievedRatio: final.removedShare(), norm, scope,
+    prunableWeights: final.total, removedWeights: final.total - final.kept, groups: planned, skipped,
+  };
+}
+
+function checkKept(group: PlannedGroup): void {
+  const k = group.kept;
+  if (k.length === 0) {
+    throw new EdgesplitError('ERR_PRUNE_EMPTIES_LAYER', `group '${group.id}' keeps no channel of its ${group.channels}. Every group must keep at least one channel.`, { details: { group: group.id } });
+  }
+  k.forEach((c, i) => {
+    if (!Number.isInteger(c) || c < 0 || c >= group.channels || (i > 0 && c <= k[i - 1]!)) {
+      throw new EdgesplitError('ERR_MODEL_INVALID', `group '${group.id}': kept channels must be ascending distinct integers in [0, ${group.channels}), got ${c} at position ${i}.`, { details: { group: group.id } });
+    }
+  });
+}
+
+function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice' | 'mask'): ModelProto {
+  const out = cloneModel(model);
+  const graph = out.graph!;
+  const weights = constantTensors(graph);
+  for (const group of plan.groups) {
+    checkKept(group);
+    if (group.kept.length === group.channels) continue;
+    for (const m of group.members) {
+      const t = weights.get(m.tensor);
+      if (!t) continue;
+      const dims = tensorDims(t);
+      if (dims[m.axis] !== group.channels * m.block) {
+        throw new EdgesplitError('ERR_MODEL_INVALID',
+          `${source}: the pruning plan does not fit this model: '${m.tensor}' has ${dims[m.axis] ?? 'no'} entries on axis ${m.axis}, the plan expects ${group.channels * m.block} (group '${group.id}'). Plan the pruning on this model or on the model it was split from.`,
+          { details: { source, tensor: m.tensor, group: group.id } });
+      }
+      const data = floatsOf(t);
+      if (how === 'slice') {
+        const s = sliceAxis(data, dims, m.axis, m.block, group.kept);
+        setFloatData(t, s.dims, s.data);
+      } else {
+        setFloatData(t, dims, maskAxis(data, dims, m.axis, m.block, group.kept));
+      }
+    }
+    if (how === 'mask') continue;
+    const acts = new Map(group.activations.map((a) => [a.tensor, a]));
+    for (const vi of [...graph.input, ...graph.output, ...graph.valueInfo]) {
+      const a = acts.get(vi.name);
+      const dims = vi.type?.tensorType?.shape?.dim;
+      if (!a || !dims) continue;
+      const d = dims[dims.length + a.axisFromEnd];
+      if (d && toNumber(d.dimValue) > 0) d.dimValue = group.kept.length * a.block;
+    }
+  }
+  return out;
+}
+
+/**
+ * Apply a plan: slice every member weight to the kept channels and update the declared shapes of
+ * the group's activations. Works on the model the plan was made for and on either half of it after
+ * a split (members absent from a half are skipped); the input model is not changed.
+ */
+export function applyPruning(model: ModelProto, plan: PruningPlan, source = 'model'): ModelProto {
+  return edit(model, plan, source, 'slice');
+}
+
+/**
+ * The zero-masked equivalent of a plan: same shapes, the removed channels' entries of every member
+ * set to zero. Before any re-fit, the pruned model computes exactly what this one computes.
+ */
+export function maskPruning(model: ModelProto, plan: PruningPlan, source = 'model'): ModelProto {
+  return edit(model, plan, source, 'mask');
+}
+
+/** Plan and apply in one call. */
+export function pruneStructured(model: ModelProto, options: StructuredOptions, source = 'model'): { model: ModelProto; plan: PruningPlan } {
+  const plan = planPruning(model, options, source);
+  return { model: applyPruning(model, plan, source), plan };
+}
