@@ -1,0 +1,315 @@
+// The wire protocol between the device and the server runtimes: every frame one member of a
+// discriminated union, encoded as plain msgpack, and the one decode function that validates them.
+// Browser-safe (msgpackr runs in browsers): imported by both runtimes.
+import { Packr } from 'msgpackr';
+import { EdgesplitError, ERROR_CODES, type ErrorCode } from './errors.ts';
+import { type Dtype, DTYPES, type TypedArrayOf, byteLength, isDtype } from './dtypes.ts';
+
+/** The protocol version this edgesplit speaks. A hello with another version is refused with ERR_PROTOCOL_VERSION. */
+export const PROTOCOL_VERSION = 1;
+
+/** Frames before a successful hello may be at most this large (a hello is a few hundred bytes). */
+export const HELLO_MAX_FRAME_BYTES = 64 * 1024;
+
+/** WebSocket close codes the server uses, with the reason each stands for. */
+export const CLOSE_CODES = Object.freeze({
+  /** Normal close asked for by either side. */
+  NORMAL: 1000,
+  /** The server is shutting down for good: reconnect to another server or later. */
+  GOING_AWAY: 1001,
+  /** A hello was refused (unknown plan, hash mismatch, protocol version, token): the reason holds the error code. Do not retry unchanged. */
+  POLICY_VIOLATION: 1008,
+  /** A frame exceeded the largest frame any plan on the server allows (ws `maxPayload`). */
+  MESSAGE_TOO_BIG: 1009,
+  /** The server is restarting: reconnect after a back-off. */
+  SERVICE_RESTART: 1012,
+} as const);
+
+/** A tensor on the wire: raw little-endian bytes of a dense row-major array, never an array of numbers. */
+export interface WireTensor {
+  name: string;
+  dtype: Dtype;
+  /** Concrete dimensions, each a non-negative integer. */
+  dims: number[];
+  /** The element bytes: `data.byteLength === byteLength(dtype, dims)`. May sit at any byteOffset: use `tensorView`. */
+  data: Uint8Array;
+}
+
+/** Device -> server, first frame on a connection: which plan and server half the device holds. */
+export interface HelloFrame {
+  type: 'hello';
+  protocolVersion: number;
+  deviceId: string;
+  planId: string;
+  /** sha256 of server.onnx as the device's plan.json records it; the server refuses a different half. */
+  serverSha256: string;
+  /** Bearer token, when the server requires one (browsers cannot set headers on a WebSocket, so it travels here). */
+  token?: string;
+}
+
+/** Server -> device: the hello was accepted. */
+export interface HelloOkFrame {
+  type: 'hello-ok';
+  protocolVersion: number;
+  planId: string;
+  /** The edgesplit version of the server. */
+  serverVersion: string;
+  /** Frames larger than this are refused on this connection. */
+  maxFrameBytes: number;
+  /** Sessions running this plan's server half at once. */
+  workers: number;
+  /** Requests that may wait for a session before ERR_OVERLOADED. */
+  queue: number;
+}
+
+/** Device -> server: run the server half on the crossing tensors. */
+export interface InferFrame {
+  type: 'infer';
+  /** Chosen by the device, unique among its requests in flight; echoed in the result or error. */
+  requestId: number;
+  tensors: WireTensor[];
+  /** Budget in ms counted from the server receiving the frame; work still queued when it runs out is answered with ERR_DEADLINE_EXCEEDED and not run. */
+  deadlineMs?: number;
+  /** The device's clock when it sent the frame (ms since the epoch), for logs only. */
+  sentAt?: number;
+}
+
+/** Server -> device: the server half's outputs. */
+export interface ResultFrame {
+  type: 'result';
+  requestId: number;
+  tensors: WireTensor[];
+  /** Time the request waited for a session and the time the session ran it, in ms. */
+  timing: { queueMs: number; runMs: number };
+}
+
+/** Either direction: a request or the connection failed. `requestId` is set when the error is about one request. */
+export interface ErrorFrame {
+  type: 'error';
+  requestId?: number;
+  code: ErrorCode;
+  message: string;
+  /** Whether sending the same request again later may succeed (ERR_OVERLOADED, ERR_SHUTTING_DOWN). */
+  retryable: boolean;
+}
+
+/** Either direction: asks for a pong echoing `t`, to measure the round trip or check the link from a browser. */
+export interface PingFrame {
+  type: 'ping';
+  t: number;
+}
+
+/** The answer to a ping, echoing its `t`. */
+export interface PongFrame {
+  type: 'pong';
+  t: number;
+}
+
+/** Every frame of the protocol. */
+export type Frame = HelloFrame | HelloOkFrame | InferFrame | ResultFrame | ErrorFrame | PingFrame | PongFrame;
+export type FrameType = Frame['type'];
+
+export const FRAME_TYPES: readonly FrameType[] = Object.freeze(['hello', 'hello-ok', 'infer', 'result', 'error', 'ping', 'pong']);
+
+/** Most dimensions a wire tensor may have. */
+export const MAX_RANK = 16;
+
+// NOTE: plain msgpack (no msgpackr records, no `moreTypes`): with `moreTypes` msgpackr writes a
+// Uint8Array as its own extension type, which other msgpack libraries cannot read. Tensor bytes go
+// out as msgpack `bin` and come back as a zero-copy view into the received frame.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** Encode a frame as msgpack bytes. Tensors go out as their raw bytes. */
+export function encodeFrame(frame: Frame): Uint8Array {
+  return packr.pack(frame);
+}
+
+function malformed(message: string, requestId?: number): EdgesplitError {
+  return new EdgesplitError('ERR_FRAME_MALFORMED', `${message}. Build frames with encodeFrame of the same protocol version (${PROTOCOL_VERSION}).`, { details: requestId === undefined ? {} : { requestId } });
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Uint8Array) return `${v.byteLength} bytes`;
+  if (ArrayBuffer.isView(v)) return v.constructor.name;
+  if (typeof v === 'string') return `"${v.length > 40 ? v.slice(0, 40) + '...' : v}"`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
+}
+
+function field(obj: Record<string, unknown>, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
+}
+
+/** Reads fields of one frame, throwing ERR_FRAME_MALFORMED that names the frame type and the field. */
+class FrameReader {
+  requestId: number | undefined;
+  constructor(private readonly obj: Record<string, unknown>, private readonly type: string) {}
+
+  private fail(key: string, expected: string, got: unknown): never {
+    throw malformed(`${this.type} frame field '${key}': expected ${expected}, got ${describe(got)}`, this.requestId);
+  }
+
+  string(key: string, maxLength = 256): string {
+    const v = field(this.obj, key);
+    if (typeof v !== 'string' || v.length === 0 || v.length > maxLength) this.fail(key, `a string of 1-${maxLength} characters`, v);
+    return v;
+  }
+
+  optionalString(key: string, maxLength = 4096): string | undefined {
+    return field(this.obj, key) === undefined ? undefined : this.string(key, maxLength);
+  }
+
+  number(key: string, check: 'finite' | 'positive' | 'nonNegative' | 'id' = 'finite'): number {
+    const v = field(this.obj, key);
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, 'a finite number', v);
+    if (check === 'positive' && !(v > 0)) this.fail(key, 'a number > 0', v);
+    if (check === 'nonNegative' && v < 0) this.fail(key, 'a number >= 0', v);
+    if (check === 'id' && !(Number.isSafeInteger(v) && v >= 0)) this.fail(key, 'an integer in [0, 2^53)', v);
+    return v;
+  }
+
+  optionalNumber(key: string, check: 'finite' | 'positive' | 'nonNegative' = 'finite'): number | undefined {
+    return field(this.obj, key) === undefined ? undefined : this.number(key, check);
+  }
+
+  boolean(key: string): boolean {
+    const v = field(this.obj, key);
+    if (typeof v !== 'boolean') this.fail(key, 'a boolean', v);
+    return v;
+  }
+
+  tensors(key: string): WireTensor[] {
+    const v = field(this.obj, key);
+    if (!Array.isArray(v)) this.fail(key, 'an array of tensors', v);
+    return v.map((item: unknown, i: number) => this.tensor(item, `${key}[${i}]`));
+  }
+
+  private tensor(item: unknown, at: string): WireTensor {
+    if (!isRecord(item)) this.fail(at, '{ name, dtype, dims, data }', item);
+    const name = field(item, 'name');
+    if (typeof name !== 'string' || name.length === 0 || name.length > 1024) this.fail(`${at}.name`, 'a non-empty string', name);
+    const dtype = field(item, 'dtype');
+    if (!isDtype(dtype)) this.fail(`${at}.dtype`, `one of ${Object.keys(DTYPES).join(', ')}`, dtype);
+    const dims = field(item, 'dims');
+    if (!Array.isArray(dims) || dims.length > MAX_RANK || !dims.every((d: unknown) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
+      this.fail(`${at}.dims`, `an array of at most ${MAX_RANK} non-negative integers`, Array.isArray(dims) ? JSON.stringify(dims) : dims);
+    }
+    const data = field(item, 'data');
+    if (!(data instanceof Uint8Array)) this.fail(`${at}.data`, 'raw bytes (msgpack bin)', data);
+    const shape = dims.map((d: number) => d);
+    const elements = shape.reduce((a, b) => a * b, 1);
+    const expected = byteLength(dtype, shape);
+    if (!Number.isSafeInteger(expected) || data.byteLength !== expected) {
+      throw new EdgesplitError('ERR_TENSOR_BYTES', `tensor '${name}' has ${data.byteLength} bytes, expected ${expected} for ${dtype} [${shape.join(',')}] (${DTYPES[dtype].bytes} bytes x ${elements} elements). Send the tensor's raw bytes, row-major.`,
+        { details: { ...(this.requestId === undefined ? {} : { requestId: this.requestId }), tensor: name, expected, got: data.byteLength } });
+    }
+    return { name, dtype, dims: shape, data };
+  }
+}
+
+/** Options of `decodeFrame`. */
+export interface DecodeOptions {
+  /** Refuse frames larger than this with ERR_FRAME_TOO_LARGE before decoding them. */
+  maxFrameBytes?: number;
+}
+
+/**
+ * Turn bytes off the wire into a typed frame, validating every field. Throws EdgesplitError:
+ * ERR_FRAME_TOO_LARGE (over `maxFrameBytes`), ERR_FRAME_MALFORMED (not msgpack, truncated,
+ * unknown type, missing or mistyped field) or ERR_TENSOR_BYTES (data length does not match
+ * dtype x dims). When the frame's requestId could be read, `details.requestId` carries it.
+ * Unknown fields are ignored; tensor `data` stays a view into `bytes` (see `tensorView`).
+ */
+export function decodeFrame(bytes: Uint8Array, options: DecodeOptions = {}): Frame {
+  if (options.maxFrameBytes !== undefined && bytes.byteLength > options.maxFrameBytes) {
+    throw new EdgesplitError('ERR_FRAME_TOO_LARGE', `frame of ${bytes.byteLength} bytes is over the limit of ${options.maxFrameBytes} bytes. Send smaller tensors, or raise limits.maxFrameBytes in plan.json on both sides.`, { details: { limitBytes: options.maxFrameBytes, gotBytes: bytes.byteLength } });
+  }
+  if (bytes.byteLength === 0) throw malformed('empty frame');
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (cause) {
+    const truncated = typeof cause === 'object' && cause !== null && 'incomplete' in cause && cause.incomplete === true;
+    const reason = truncated ? 'truncated msgpack' : /end of buffer not reached/.test(String(cause)) ? 'trailing bytes after the msgpack value' : 'not valid msgpack';
+    throw malformed(`frame of ${bytes.byteLength} bytes is ${reason}`);
+  }
+  if (!isRecord(value)) throw malformed(`a frame must be a msgpack map with a 'type' field, got ${describe(value)}`);
+  const type = field(value, 'type');
+  const r = new FrameReader(value, typeof type === 'string' ? type : 'unknown');
+  const rawId = field(value, 'requestId');
+  if (typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0) r.requestId = rawId;
+  switch (type) {
+    case 'hello': {
+      const token = r.optionalString('token');
+      return { type, protocolVersion: r.number('protocolVersion', 'id'), deviceId: r.string('deviceId'), planId: r.string('planId'), serverSha256: r.string('serverSha256', 64), ...(token !== undefined ? { token } : {}) };
+    }
+    case 'hello-ok':
+      return { type, protocolVersion: r.number('protocolVersion', 'id'), planId: r.string('planId'), serverVersion: r.string('serverVersion'), maxFrameBytes: r.number('maxFrameBytes', 'positive'), workers: r.number('workers', 'id'), queue: r.number('queue', 'id') };
+    case 'infer': {
+      const requestId = r.number('requestId', 'id');
+      const deadlineMs = r.optionalNumber('deadlineMs', 'positive');
+      const sentAt = r.optionalNumber('sentAt', 'nonNegative');
+      return { type, requestId, tensors: r.tensors('tensors'), ...(deadlineMs !== undefined ? { deadlineMs } : {}), ...(sentAt !== undefined ? { sentAt } : {}) };
+    }
+    case 'result': {
+      const requestId = r.number('requestId', 'id');
+      const timingValue = field(value, 'timing');
+      if (!isRecord(timingValue)) throw malformed(`result frame field 'timing': expected { queueMs, runMs }, got ${describe(timingValue)}`, requestId);
+      const timing = new FrameReader(timingValue, 'result.timing');
+      return { type, requestId, tensors: r.tensors('tensors'), timing: { queueMs: timing.number('queueMs', 'nonNegative'), runMs: timing.number('runMs', 'nonNegative') } };
+    }
+    case 'error': {
+      const requestId = field(value, 'requestId') === undefined ? undefined : r.number('requestId', 'id');
+      const rawCode = field(value, 'code');
+      const known = Object.keys(ERROR_CODES).find((c): c is ErrorCode => c === rawCode);
+      if (known === undefined) throw malformed(`error frame field 'code': expected an edgesplit error code (ERR_...), got ${describe(rawCode)}`, requestId);
+      return { type, ...(requestId !== undefined ? { requestId } : {}), code: known, message: r.string('message', 65536), retryable: r.boolean('retryable') };
+    }
+    case 'ping':
+    case 'pong':
+      return { type, t: r.number('t') };
+    default:
+      throw malformed(`unknown frame type ${describe(type)}; expected one of ${FRAME_TYPES.join(', ')}`, r.requestId);
+  }
+}
+
+/**
+ * The tensor's elements as a TypedArray of its dtype. A view without copying when `data` is
+ * aligned for the element size, else a copy: msgpack places bytes at any offset, and a
+ * Float32Array over an odd byteOffset throws.
+ */
+export function tensorView<D extends Dtype>(t: { dtype: D; data: Uint8Array }): TypedArrayOf<D>;
+export function tensorView(t: { dtype: Dtype; data: Uint8Array }): TypedArrayOf<Dtype> {
+  const { array, bytes } = DTYPES[t.dtype];
+  const length = t.data.byteLength / bytes;
+  if (t.data.buffer instanceof ArrayBuffer && t.data.byteOffset % bytes === 0) return new array(t.data.buffer, t.data.byteOffset, length);
+  // NOTE: `new Uint8Array(data)` and not `data.slice()`: in Node, data off the wire is a Buffer,
+  // whose slice() is a view into a shared pool rather than a copy.
+  return new array(new Uint8Array(t.data).buffer, 0, length);
+}
+
+/** A WireTensor over a TypedArray's bytes (no copy); throws ERR_TENSOR_BYTES when the length does not fit `dims`. */
+export function wireTensor(name: string, dtype: Dtype, dims: readonly number[], values: ArrayBufferView): WireTensor {
+  const expected = byteLength(dtype, dims);
+  if (values.byteLength !== expected) {
+    throw new EdgesplitError('ERR_TENSOR_BYTES', `tensor '${name}' has ${values.byteLength} bytes, expected ${expected} for ${dtype} [${dims.join(',')}]. Pass an array of the tensor's dtype and shape.`, { details: { tensor: name, expected, got: values.byteLength } });
+  }
+  return { name, dtype, dims: [...dims], data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
+}
+
+/** The error frame for an EdgesplitError, optionally about one request. */
+export function errorFrame(err: EdgesplitError, requestId?: number): ErrorFrame {
+  return { type: 'error', ...(requestId !== undefined ? { requestId } : {}), code: err.code, message: err.message, retryable: err.retryable };
+}
+
+/** The EdgesplitError an error frame stands for (details carry the requestId when set). */
+export function errorFromFrame(frame: ErrorFrame): EdgesplitError {
+  return new EdgesplitError(frame.code, frame.message, { retryable: frame.retryable, details: frame.requestId === undefined ? {} : { requestId: frame.requestId } });
+}
