@@ -1,9 +1,9 @@
 // Structured pruning: choose which channels of each dependency group to keep (uniform or global, by L1 or
 // L2 magnitude), and apply that choice to a model or to either half of a split, which really shrinks it.
 import type { ModelProto, TensorProto } from '../onnx/model.ts';
-import { cloneModel, constantTensors, setFloatData, tensorDims, toNumber } from '../onnx/model.ts';
+import { cloneModel, constantTensors, setFloatData, tensorDims } from '../onnx/model.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
-import { analyzeGroups, type PruneGroup, type SkippedPart } from './groups.ts';
+import { analyzeGroups, graphOf, type PruneGroup, type SkippedPart } from './groups.ts';
 import { accumulateChannelNorms, count, floatsOf, maskAxis, sliceAxis } from './slices.ts';
 
 /** Magnitude measure of a channel: L1 (sum of |w|) or L2 (root of the sum of w^2) over the group's weights. */
@@ -145,7 +145,7 @@ export function planPruning(model: ModelProto, options: StructuredOptions, sourc
       `${source}: nothing to prune: no Conv, Gemm or MatMul output channels can be removed without breaking the graph${why ? ` (${why}${skipped.length > 4 ? `; and ${skipped.length - 4} more` : ''})` : ''}. Use unstructured pruning (--unstructured) for such a model.`,
       { details: { source, skipped } });
   }
-  const weights = constantTensors(model.graph!);
+  const weights = constantTensors(graphOf(model, source));
   const importance = groups.map((g) => channelImportance(weights, g, norm));
   const full = groups.map((g) => g.channels);
   const counter = new WeightCounter(weights, groups, groups.map(() => 1));
@@ -226,7 +226,7 @@ function checkKept(group: PlannedGroup): void {
 
 function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice' | 'mask'): ModelProto {
   const out = cloneModel(model);
-  const graph = out.graph!;
+  const graph = graphOf(out, source);
   const weights = constantTensors(graph);
   for (const group of plan.groups) {
     checkKept(group);
@@ -251,11 +251,12 @@ function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice'
     if (how === 'mask') continue;
     const acts = new Map(group.activations.map((a) => [a.tensor, a]));
     for (const vi of [...graph.input, ...graph.output, ...graph.valueInfo]) {
-      const a = acts.get(vi.name);
+      const a = acts.get(vi.name ?? '');
       const dims = vi.type?.tensorType?.shape?.dim;
       if (!a || !dims) continue;
       const d = dims[dims.length + a.axisFromEnd];
-      if (d && toNumber(d.dimValue) > 0) d.dimValue = group.kept.length * a.block;
+      const v = d?.dimValue;
+      if (d && v !== null && v !== undefined && (typeof v === 'number' ? v : v.toNumber()) > 0) d.dimValue = group.kept.length * a.block;
     }
   }
   return out;
