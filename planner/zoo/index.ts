@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { ModelProto } from '../onnx/model.ts';
-import { decodeModel, encodeModel } from '../onnx/model.ts';
+import { constantTensors, decodeModel, encodeModel, tensorDims } from '../onnx/model.ts';
+import { modelGraph } from '../onnx/graph.ts';
 import { DTYPES } from '../../shared/dtypes.ts';
 import type { Feeds, NamedTensor } from '../onnx/session.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
@@ -107,16 +108,9 @@ function denseParams(dims: readonly number[]): number {
 
 /** Float weights of a model: every float32 initializer and Constant-node tensor. */
 export function countParams(model: ModelProto): number {
-  const graph = model.graph;
-  if (!graph) return 0;
-  const tensors = [...(graph.initializer ?? [])];
-  for (const node of graph.node ?? []) {
-    const value = node.opType === 'Constant' ? node.attribute?.find((a) => a.name === 'value')?.t : undefined;
-    if (value) tensors.push(value);
-  }
   let params = 0;
-  for (const t of tensors) {
-    if (t.dataType === DTYPES.float32.onnx) params += (t.dims ?? []).reduce<number>((a, d) => a * (typeof d === 'number' ? d : d.toNumber()), 1);
+  for (const t of constantTensors(modelGraph(model)).values()) {
+    if (t.dataType === DTYPES.float32.onnx) params += tensorDims(t).reduce((a, b) => a * b, 1);
   }
   return params;
 }
