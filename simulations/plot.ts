@@ -1,0 +1,168 @@
+// Line plots for the simulation reports: a PlotSpec becomes a vega-lite spec, rendered to SVG offline
+// by vega's View.toSVG() (no canvas, no browser). One frozen table gives every series its colour.
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { EdgesplitError } from '../shared/errors.ts';
+import type { PlotSpec, Row } from './types.ts';
+
+/**
+ * The colour of every named series, the same in every plot of every report. Schemes of the planner
+ * come first; the rest name what the theory and measurement plots draw.
+ */
+export const SERIES_COLOURS: Readonly<Record<string, string>> = Object.freeze({
+  'joint': '#d62728',
+  'on-device': '#1f77b4',
+  'on-server': '#2ca02c',
+  'split-only': '#ff7f0e',
+  'grid': '#9467bd',
+  'planned alone': '#8c564b',
+  'good channel': '#1f77b4',
+  'poor channel': '#d62728',
+  'measured': '#17becf',
+  'Lipschitz bound': '#7f7f7f',
+  'Laplace closed form': '#bcbd22',
+  'predicted': '#e377c2',
+  'mnist-mlp': '#1f77b4',
+  'ppocr-rec': '#d62728',
+  'mlp': '#2ca02c',
+  'cnn': '#ff7f0e',
+  'transformer': '#9467bd',
+});
+
+/** Colours of fixed splits ("fixed s=K"), by K modulo the table's length: earthy, never a scheme's colour. */
+const FIXED_SPLIT_COLOURS: readonly string[] = Object.freeze(['#8c6d31', '#bd9e39', '#e7ba52', '#843c39', '#ad494a', '#7b4173', '#a55194', '#637939']);
+
+/** Colours for any other series, picked by a hash of the name so that a name keeps its colour. */
+const OTHER_COLOURS: readonly string[] = Object.freeze(['#393b79', '#5254a3', '#6b6ecf', '#637939', '#8ca252', '#b5cf6b', '#843c39', '#d6616b']);
+
+/** The colour of a series: the table's, a fixed split's, or a stable hash-picked one. */
+export function seriesColour(series: string): string {
+  const fixed = SERIES_COLOURS[series];
+  if (fixed !== undefined) return fixed;
+  const m = /^fixed s=(\d+)$/.exec(series);
+  if (m) return FIXED_SPLIT_COLOURS[Number(m[1]) % FIXED_SPLIT_COLOURS.length]!;
+  // Variants such as "mnist-mlp structured" take the colour of their first word when it has one.
+  const head = SERIES_COLOURS[series.split(' ')[0]!];
+  if (head !== undefined) return head;
+  let h = 0;
+  for (let i = 0; i < series.length; i++) h = (Math.imul(h, 31) + series.charCodeAt(i)) >>> 0;
+  return OTHER_COLOURS[h % OTHER_COLOURS.length]!;
+}
+
+/** Plot area in pixels (the SVG adds axes, title and legend around it). */
+export const PLOT_WIDTH_PX = 520;
+export const PLOT_HEIGHT_PX = 300;
+
+function isNum(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/** The rows a plot can draw: x and y present, and positive on a log axis. */
+export function drawableRows(plot: PlotSpec): Row[] {
+  return plot.rows.filter((r) => {
+    const x = r[plot.x.field];
+    const y = r[plot.y.field];
+    if (!isNum(x) || !isNum(y)) return false;
+    if (plot.x.scale === 'log' && x <= 0) return false;
+    if (plot.y.scale === 'log' && y <= 0) return false;
+    return true;
+  });
+}
+
+/** The series of a plot in order of first appearance. */
+export function seriesOf(plot: PlotSpec): string[] {
+  const seen: string[] = [];
+  for (const r of plot.rows) {
+    const s = String(r[plot.seriesField]);
+    if (!seen.includes(s)) seen.push(s);
+  }
+  return seen;
+}
+
+function scaleOf(axis: PlotSpec['x'], isY: boolean): Record<string, unknown> {
+  const type = axis.scale ?? 'linear';
+  if (type === 'linear') return { type, zero: axis.zero ?? isY, nice: true };
+  return { type };
+}
+
+const COLOUR_FIELD = '__colour';
+
+/** A five-pointed star (SVG path in the unit square) that marks optima; no series uses it. */
+const STAR_PATH = 'M0,-1L0.2245,-0.309L0.951,-0.309L0.363,0.118L0.588,0.809L0,0.382L-0.588,0.809L-0.363,0.118L-0.951,-0.309L-0.2245,-0.309Z';
+
+/** The vega-lite spec of a plot: lines with markers per series, bands, dashes and starred call-outs. */
+export function toVegaLite(plot: PlotSpec): TopLevelSpec {
+  const rows: Row[] = drawableRows(plot).map((r) => ({ ...r, [COLOUR_FIELD]: seriesColour(String(r[plot.seriesField])) }));
+  const series = seriesOf(plot);
+  const colour = { field: plot.seriesField, type: 'nominal', title: null, scale: { domain: series, range: series.map(seriesColour) }, legend: { orient: 'right', labelLimit: 220 } };
+  // NOTE: only the point layer has a colour scale and a legend (colour and shape merge into one);
+  // the band and line layers read each row's colour from a field, so no second legend appears.
+  const noLegend = { field: COLOUR_FIELD, type: 'nominal', scale: null, legend: null };
+  const detail = { field: plot.seriesField, type: 'nominal' };
+  const x = { field: plot.x.field, type: 'quantitative', title: plot.x.title, scale: scaleOf(plot.x, false), axis: { grid: true, tickCount: 8 } };
+  const y = { field: plot.y.field, type: 'quantitative', title: plot.y.title, scale: scaleOf(plot.y, true), axis: { grid: true, tickCount: 6 } };
+  const dashed = new Set(plot.dashed ?? []);
+  const layers: unknown[] = [];
+  if (plot.band) {
+    const band = plot.band;
+    const bandRows = rows.filter((r) => isNum(r[band.lo]) && isNum(r[band.hi]));
+    layers.push({
+      data: { values: bandRows },
+      mark: { type: 'area', opacity: 0.18 },
+      encoding: { x, y: { ...y, field: band.lo }, y2: { field: band.hi }, fill: noLegend, detail },
+    });
+  }
+  if (plot.lines !== false) {
+    layers.push({
+      mark: { type: 'line', strokeWidth: 2 },
+      encoding: {
+        x, y, stroke: noLegend, detail,
+        strokeDash: { field: plot.seriesField, type: 'nominal', scale: { domain: series, range: series.map((s) => (dashed.has(s) ? [6, 4] : [1, 0])) }, legend: colour.legend },
+      },
+    });
+  }
+  layers.push({
+    mark: { type: 'point', filled: true, size: plot.lines === false ? 45 : 38, opacity: 0.9 },
+    encoding: { x, y, color: colour, shape: { field: plot.seriesField, type: 'nominal', title: null, scale: { domain: series }, legend: colour.legend } },
+  });
+  const markers = (plot.markers ?? []).filter((m) => isNum(m.x) && isNum(m.y));
+  if (markers.length > 0) {
+    const values = markers.map((m) => ({ mx: m.x, my: m.y, label: m.label, c: m.series === undefined ? '#000000' : seriesColour(m.series) }));
+    const mx = { ...x, field: 'mx' };
+    const my = { ...y, field: 'my' };
+    layers.push({
+      data: { values },
+      mark: { type: 'point', shape: STAR_PATH, size: 320, filled: true, stroke: '#000000', strokeWidth: 1, opacity: 1 },
+      encoding: { x: mx, y: my, fill: { field: 'c', type: 'nominal', scale: null, legend: null } },
+    });
+    layers.push({
+      data: { values },
+      mark: { type: 'text', align: 'left', dx: 9, dy: -9, fontSize: 11, fontWeight: 'bold' },
+      encoding: { x: mx, y: my, text: { field: 'label' }, fill: { field: 'c', type: 'nominal', scale: null, legend: null } },
+    });
+  }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: plot.title, fontSize: 14, anchor: 'start' },
+    width: PLOT_WIDTH_PX,
+    height: PLOT_HEIGHT_PX,
+    background: 'white',
+    data: { values: rows },
+    layer: layers,
+    resolve: { scale: { color: 'shared' } },
+    config: { font: 'Helvetica, Arial, sans-serif', axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11 } },
+  } as TopLevelSpec;
+}
+
+/** Render a plot to an SVG document (a string), offline. Throws ERR_INTERNAL when vega refuses the spec. */
+export async function renderSvg(plot: PlotSpec): Promise<string> {
+  try {
+    const compiled = compile(toVegaLite(plot)).spec;
+    const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+    const svg = await view.toSVG();
+    view.finalize();
+    return svg;
+  } catch (cause) {
+    throw new EdgesplitError('ERR_INTERNAL', `plot '${plot.id}' ('${plot.title}') could not be rendered: ${(cause as Error).message}. The plot description is wrong; please report it with the scenario name.`, { cause });
+  }
+}

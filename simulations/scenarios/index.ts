@@ -1,0 +1,6 @@
+// The registry of simulation scenarios, in the order of the report: name -> title, question, knobs,
+// simulate (rows) and present (plots and paragraphs).
+import type { Scenario } from '../scenario.ts';
+
+/** Every scenario, in report order. */
+export const SCENARIOS: readonly Scenario[] = Object.freeze([]);
