@@ -1,6 +1,6 @@
 // Structured pruning: choose which channels of each dependency group to keep (uniform or global, by L1 or
 // L2 magnitude), and apply that choice to a model or to either half of a split, which really shrinks it.
-import type { ModelProto, TensorProto } from '../onnx/model.ts';
+import type { GraphProto, ModelProto, TensorProto } from '../onnx/model.ts';
 import { cloneModel, constantTensors, setFloatData, tensorDims } from '../onnx/model.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { analyzeGroups, graphOf, type PruneGroup, type SkippedPart } from './groups.ts';
@@ -224,6 +224,13 @@ function checkKept(group: PlannedGroup): void {
   });
 }
 
+/** A depthwise Conv's `group` attribute follows its channel count. */
+function setDepthwiseGroups(graph: GraphProto, node: string, channels: number): void {
+  const n = graph.node.find((x) => (x.name || x.output[0]) === node);
+  const a = n?.attribute.find((x) => x.name === 'group');
+  if (a) a.i = channels;
+}
+
 function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice' | 'mask'): ModelProto {
   const out = cloneModel(model);
   const graph = graphOf(out, source);
@@ -241,6 +248,7 @@ function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice'
           { details: { source, tensor: m.tensor, group: group.id } });
       }
       const data = floatsOf(t);
+      if (how === 'slice' && m.role === 'depthwise') setDepthwiseGroups(graph, m.node, group.kept.length);
       if (how === 'slice') {
         const s = sliceAxis(data, dims, m.axis, m.block, group.kept);
         setFloatData(t, s.dims, s.data);
