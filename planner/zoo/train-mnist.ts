@@ -1,12 +1,13 @@
 // Trains the zoo's MNIST MLP (784-128-64-10) in plain TypeScript, deterministically, and writes
 // planner/zoo/models/mnist-mlp.onnx with its record mnist-mlp.json. Run: npm run train:mnist
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { floatTensor, makeModel, makeNode, makeValueInfo, type ModelProto, type NodeProto, type TensorProto, saveModel } from '../onnx/model.ts';
 import { createSession } from '../onnx/session.ts';
 import { Rng } from '../util/rng.ts';
+import { EdgesplitError } from '../../shared/errors.ts';
 import { MNIST_PIXELS, MNIST_TRAIN_SHARE, mnistSplits, type MnistDigit } from './mnist.ts';
 import { MNIST_MLP_DIMS, ZOO_MODELS_DIR } from './index.ts';
 
@@ -234,6 +235,25 @@ export async function trainAndSave(dir: string, config: TrainConfig = MNIST_TRAI
   };
   await writeFile(join(dir, 'mnist-mlp.json'), JSON.stringify(record, null, 2) + '\n');
   return record;
+}
+
+/** Read and check the committed record (planner/zoo/models/mnist-mlp.json by default). */
+export async function readMnistRecord(dir: string = ZOO_MODELS_DIR): Promise<MnistTrainingRecord> {
+  const path = join(dir, 'mnist-mlp.json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (cause) {
+    throw new EdgesplitError('ERR_FILE_READ', `cannot read ${path}: ${(cause as Error).message}. Regenerate it with '${MNIST_TRAIN_COMMAND}'.`, { cause, details: { path } });
+  }
+  const r = parsed as Partial<Record<keyof MnistTrainingRecord, unknown>>;
+  const numbers = ['trainAccuracy', 'testAccuracy', 'epochs', 'batchSize', 'learningRate', 'seed', 'trainingTimeS', 'trainDigits', 'testDigits'] as const;
+  const bad = numbers.filter((k) => typeof r[k] !== 'number');
+  if (typeof parsed !== 'object' || parsed === null || r.model !== 'mnist-mlp' || typeof r.sha256 !== 'string' || bad.length > 0) {
+    throw new EdgesplitError('ERR_FILE_READ', `${path} is not a mnist-mlp training record${bad.length ? ` (missing or non-numeric: ${bad.join(', ')})` : ''}. Regenerate it with '${MNIST_TRAIN_COMMAND}'.`, { details: { path } });
+  }
+  // NOTE: the fields checked above are the ones callers read; the rest are descriptive text.
+  return parsed as MnistTrainingRecord;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
