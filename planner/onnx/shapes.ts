@@ -75,7 +75,7 @@ export function resolveInputShapes(index: GraphIndex, given: InputShapes = {}, s
     }
     const open = declared.map((d, i) => (typeof d === 'number' || i === 0 ? -1 : i)).filter((i) => i >= 0);
     if (open.length > 0) {
-      problems.push(`input '${name}' has declared dims ${formatDims(declared)} with dynamic dim${open.length > 1 ? 's' : ''} ${open.join(', ')} besides the batch; give its shape, e.g. ${exampleFlag(name, declared)}`);
+      problems.push(`input '${name}' has declared dims ${formatDims(declared)}: dim${open.length > 1 ? 's' : ''} ${open.map((i) => `${i} ('${declared[i]}')`).join(', ')} ${open.length > 1 ? 'are' : 'is'} dynamic and only a batch dim defaults (to 1); give the shape, e.g. ${exampleFlag(name, declared)}`);
       continue;
     }
     resolved[name] = declared.map((d) => (typeof d === 'number' ? d : 1));
