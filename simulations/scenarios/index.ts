@@ -1,6 +1,9 @@
 // The registry of simulation scenarios, in the order of the report: name -> title, question, knobs,
 // simulate (rows) and present (plots and paragraphs).
-import type { Scenario } from '../scenario.ts';
+import type { Scenario, ScenarioConfig } from '../scenario.ts';
+import { accuracyScenario } from './accuracy.ts';
 
 /** Every scenario, in report order. */
-export const SCENARIOS: readonly Scenario[] = Object.freeze([]);
+export const SCENARIOS: readonly Scenario[] = Object.freeze([
+  accuracyScenario,
+] as unknown as Scenario<ScenarioConfig>[]);
