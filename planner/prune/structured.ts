@@ -226,8 +226,8 @@ function checkKept(group: PlannedGroup): void {
 
 /** A depthwise Conv's `group` attribute follows its channel count. */
 function setDepthwiseGroups(graph: GraphProto, node: string, channels: number): void {
-  const n = graph.node.find((x) => (x.name || x.output[0]) === node);
-  const a = n?.attribute.find((x) => x.name === 'group');
+  const n = graph.node.find((x) => (x.name || x.output?.[0]) === node);
+  const a = n?.attribute?.find((x) => x.name === 'group');
   if (a) a.i = channels;
 }
 
