@@ -178,7 +178,7 @@ export async function inferShapes(model: ModelProto, index: GraphIndex, given: I
     } catch (e) {
       if (!isEdgesplitError(e, 'ERR_SESSION')) throw e;
       throw new EdgesplitError('ERR_INPUT_SHAPE',
-        `${source}: ONNX Runtime cannot run the model at input shape ${shapeText}: ${e.message.replace(/^ONNX Runtime failed to run the model: /, '')}. Give a shape the model accepts, e.g. ${index.inputs.map((n) => exampleFlag(n, declared.get(n)!)).join(' ')}.`,
+        `${source}: ONNX Runtime cannot run the model at input shape ${shapeText}: ${e.message.replace(/^ONNX Runtime failed to run the model: /, '').trim()}. Give a shape the model accepts, e.g. ${index.inputs.map((n) => exampleFlag(n, declared.get(n)!)).join(' ')}.`,
         { cause: e, details: { source, inputShapes } });
     }
     for (const name of [...index.inputs, ...names]) {
