@@ -4,7 +4,7 @@ import type { ModelProto } from '../onnx/model.ts';
 import { cloneModel } from '../onnx/model.ts';
 import { onnx } from '../onnx/proto.ts';
 import { createSession, type Feeds } from '../onnx/session.ts';
-import { graphOf } from './groups.ts';
+import { modelGraph } from '../onnx/graph.ts';
 
 /** The values of one tensor over all calibration inputs: one Float32Array and dims per input. */
 export interface Captured {
@@ -18,7 +18,7 @@ export interface Captured {
  */
 export async function captureTensors(model: ModelProto, inputs: readonly Feeds[], names: readonly string[]): Promise<Map<string, Captured>> {
   const probe = cloneModel(model);
-  const graph = graphOf(probe);
+  const graph = modelGraph(probe);
   const existing = new Set(graph.output.map((o) => o.name));
   for (const n of names) if (!existing.has(n)) graph.output.push(onnx.ValueInfoProto.create({ name: n }));
   const session = await createSession(probe, { threads: 1 });

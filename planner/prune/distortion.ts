@@ -3,9 +3,9 @@
 import type { ModelProto } from '../onnx/model.ts';
 import { constantTensors, tensorDims } from '../onnx/model.ts';
 import { createSession, type Feeds } from '../onnx/session.ts';
+import { modelGraph } from '../onnx/graph.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import type { LabelledSet, TaskMetric } from '../zoo/index.ts';
-import { graphOf } from './groups.ts';
 import { weightLayers } from './layers.ts';
 import { expandAxis, floatsOf } from './slices.ts';
 import type { PruningPlan } from './structured.ts';
@@ -37,7 +37,7 @@ export interface ParameterDistortion {
  * entry with the original.
  */
 function inOriginalShape(pruned: ModelProto, name: string, plan: PruningPlan | undefined, fullDims: readonly number[]): Float32Array {
-  const t = constantTensors(graphOf(pruned)).get(name);
+  const t = constantTensors(modelGraph(pruned)).get(name);
   if (!t) throw new EdgesplitError('ERR_MODEL_INVALID', `the pruned model has no tensor '${name}', which the original has. Compare a model with the model it was pruned from.`, { details: { tensor: name } });
   let data = floatsOf(t);
   let dims = tensorDims(t);
@@ -61,7 +61,7 @@ function inOriginalShape(pruned: ModelProto, name: string, plan: PruningPlan | u
  * model pass its plan: W' is then the zero-masked equivalent (with any re-fitted values in place).
  */
 export function parameterDistortion(original: ModelProto, pruned: ModelProto, plan?: PruningPlan): ParameterDistortion {
-  const weights = constantTensors(graphOf(original));
+  const weights = constantTensors(modelGraph(original));
   const layers: LayerDistortion[] = [];
   for (const layer of weightLayers(original)) {
     let squaredError = 0;

@@ -1,18 +1,9 @@
 // Dependency groups for structured pruning, in the spirit of DepGraph: the channels of every tensor that
 // must shrink together (through activations, BatchNorm, residual adds, per-channel gates, Flatten) and
 // the weight slices that go with them. A part the rules do not understand is left whole, with a reason.
-import type { GraphProto, ModelProto, NodeProto } from '../onnx/model.ts';
+import type { ModelProto, NodeProto } from '../onnx/model.ts';
 import { attrInt, tensorDims } from '../onnx/model.ts';
-import { onnx } from '../onnx/proto.ts';
-import { indexGraph, nodeLabel, type GraphIndex } from '../onnx/graph.ts';
-import { EdgesplitError } from '../../shared/errors.ts';
-
-/** The graph of a model, or ERR_MODEL_INVALID when it has none. */
-export function graphOf(model: ModelProto, source = 'model'): GraphProto {
-  const g = model.graph;
-  if (!(g instanceof onnx.GraphProto)) throw new EdgesplitError('ERR_MODEL_INVALID', `${source}: the model has no graph. Expected an ONNX model with a graph; re-export it.`);
-  return g;
-}
+import { indexGraph, modelGraph, nodeLabel, type GraphIndex } from '../onnx/graph.ts';
 
 /**
  * One weight slice of a group: channel c of the group owns the entries
@@ -159,7 +150,7 @@ function readers(index: GraphIndex, name: string): number {
  * left whole and listed in `skipped` with the reason.
  */
 export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysis {
-  const index = indexGraph(graphOf(model, source), source);
+  const index = indexGraph(modelGraph(model, source), source);
   const sets = new Sets();
   const setOf = new Map<string, number>();
   const track = new Map<string, Track>();

@@ -2,8 +2,7 @@
 // that unstructured pruning, parameter distortion, the Lipschitz bound and re-fitting speak of.
 import type { ModelProto, NodeProto } from '../onnx/model.ts';
 import { attrInt, tensorDims } from '../onnx/model.ts';
-import { indexGraph } from '../onnx/graph.ts';
-import { graphOf } from './groups.ts';
+import { indexGraph, modelGraph } from '../onnx/graph.ts';
 
 /** A layer with a constant weight. */
 export interface WeightLayer {
@@ -31,7 +30,7 @@ function nameOf(node: NodeProto): string {
 
 /** Every weight layer of a model, in topological order. */
 export function weightLayers(model: ModelProto, source = 'model'): WeightLayer[] {
-  const index = indexGraph(graphOf(model, source), source);
+  const index = indexGraph(modelGraph(model, source), source);
   const layers: WeightLayer[] = [];
   for (const node of index.nodes) {
     const op = node.opType;

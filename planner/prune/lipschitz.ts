@@ -3,11 +3,10 @@
 // check of the bound against the output distortion ONNX Runtime measures.
 import type { ModelProto } from '../onnx/model.ts';
 import { attrFloat, attrInt, constantTensors, tensorDims } from '../onnx/model.ts';
-import { indexGraph } from '../onnx/graph.ts';
+import { indexGraph, modelGraph } from '../onnx/graph.ts';
 import type { Feeds } from '../onnx/session.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { captureTensors } from './activations.ts';
-import { graphOf } from './groups.ts';
 import { weightLayers } from './layers.ts';
 import { floatsOf } from './slices.ts';
 
@@ -29,7 +28,7 @@ const ACTIVATIONS = new Set(['Relu', 'Tanh', 'Identity', 'LeakyRelu']);
  * ERR_MODEL_INVALID names the first node that breaks the pattern.
  */
 export function chainLayers(model: ModelProto, source = 'model'): ChainLayer[] {
-  const graph = graphOf(model, source);
+  const graph = modelGraph(model, source);
   const index = indexGraph(graph, source);
   const layers = weightLayers(model, source);
   const weights = constantTensors(graph);
@@ -126,7 +125,7 @@ export interface LipschitzGamma {
 }
 
 function outputsOf(model: ModelProto): string {
-  return graphOf(model).output[0]?.name ?? '';
+  return modelGraph(model).output[0]?.name ?? '';
 }
 
 /** Sum of squares of the values of every input tensor of one run. */

@@ -6,8 +6,7 @@ import { attrFloat, attrInt, attrInts, attrString, cloneModel, constantTensors, 
 import type { Feeds } from '../onnx/session.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { captureTensors, type Captured } from './activations.ts';
-import { graphOf } from './groups.ts';
-import { indexGraph } from '../onnx/graph.ts';
+import { indexGraph, modelGraph } from '../onnx/graph.ts';
 import { floatsOf } from './slices.ts';
 import { weightLayers, type WeightLayer } from './layers.ts';
 import type { PruningPlan } from './structured.ts';
@@ -177,7 +176,7 @@ export async function refitPruned(original: ModelProto, pruned: ModelProto, plan
     if (g.kept.length < g.channels) for (const m of g.members) if (m.role === 'consumer') consumers.add(m.tensor);
   }
   const model = cloneModel(pruned);
-  const nodes = new Map(indexGraph(graphOf(model)).nodes.map((n) => [n.name || n.output[0] || '', n]));
+  const nodes = new Map(indexGraph(modelGraph(model)).nodes.map((n) => [n.name || n.output[0] || '', n]));
   const layers = weightLayers(model).filter((l) => consumers.has(l.weight) && refittable(l, nodes.get(l.node)!));
   const targets = await captureTensors(original, calibration, layers.map((l) => l.output));
   const report: RefitLayer[] = [];
@@ -187,7 +186,7 @@ export async function refitPruned(original: ModelProto, pruned: ModelProto, plan
     const y = targets.get(layer.output)!;
     const kept = keptOutputs(plan, layer.weight);
     const bias = layer.bias !== undefined;
-    const weights = constantTensors(graphOf(model));
+    const weights = constantTensors(modelGraph(model));
     const wT = weights.get(layer.weight)!;
     const wDims = tensorDims(wT);
     const transB = layer.opType === 'Gemm' && attrInt(node, 'transB', 0) === 1;

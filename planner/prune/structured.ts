@@ -2,8 +2,9 @@
 // L2 magnitude), and apply that choice to a model or to either half of a split, which really shrinks it.
 import type { GraphProto, ModelProto, TensorProto } from '../onnx/model.ts';
 import { cloneModel, constantTensors, setFloatData, tensorDims } from '../onnx/model.ts';
+import { modelGraph } from '../onnx/graph.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
-import { analyzeGroups, graphOf, type PruneGroup, type SkippedPart } from './groups.ts';
+import { analyzeGroups, type PruneGroup, type SkippedPart } from './groups.ts';
 import { accumulateChannelNorms, count, floatsOf, maskAxis, sliceAxis } from './slices.ts';
 
 /** Magnitude measure of a channel: L1 (sum of |w|) or L2 (root of the sum of w^2) over the group's weights. */
@@ -145,7 +146,7 @@ export function planPruning(model: ModelProto, options: StructuredOptions, sourc
       `${source}: nothing to prune: no Conv, Gemm or MatMul output channels can be removed without breaking the graph${why ? ` (${why}${skipped.length > 4 ? `; and ${skipped.length - 4} more` : ''})` : ''}. Use unstructured pruning (--unstructured) for such a model.`,
       { details: { source, skipped } });
   }
-  const weights = constantTensors(graphOf(model, source));
+  const weights = constantTensors(modelGraph(model, source));
   const importance = groups.map((g) => channelImportance(weights, g, norm));
   const full = groups.map((g) => g.channels);
   const counter = new WeightCounter(weights, groups, groups.map(() => 1));
@@ -233,7 +234,7 @@ function setDepthwiseGroups(graph: GraphProto, node: string, channels: number): 
 
 function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice' | 'mask'): ModelProto {
   const out = cloneModel(model);
-  const graph = graphOf(out, source);
+  const graph = modelGraph(out, source);
   const weights = constantTensors(graph);
   for (const group of plan.groups) {
     checkKept(group);

@@ -2,8 +2,8 @@
 // Shapes stay the same, so dense runtimes run no faster; it serves the distortion studies.
 import type { ModelProto } from '../onnx/model.ts';
 import { cloneModel, constantTensors, setFloatData, tensorDims } from '../onnx/model.ts';
+import { modelGraph } from '../onnx/graph.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
-import { graphOf } from './groups.ts';
 import { weightLayers } from './layers.ts';
 import { floatsOf } from './slices.ts';
 import { checkRatio } from './structured.ts';
@@ -55,7 +55,7 @@ export function pruneUnstructured(model: ModelProto, options: UnstructuredOption
   if (layers.length === 0) {
     throw new EdgesplitError('ERR_PRUNE_NOTHING', `${source}: nothing to prune: the model has no Conv, Gemm or MatMul layer with a constant weight.`, { details: { source } });
   }
-  const weights = constantTensors(graphOf(out, source));
+  const weights = constantTensors(modelGraph(out, source));
   const seen = new Set<string>();
   const unique = layers.filter((l) => !seen.has(l.weight) && seen.add(l.weight));
   const data = unique.map((l) => floatsOf(weights.get(l.weight)!));
