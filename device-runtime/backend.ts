@@ -1,9 +1,9 @@
 // The device runtime's contract with ONNX Runtime: a backend makes sessions from model bytes, a
 // session runs named tensors. backend-node.ts and backend-web.ts implement it; nothing else imports ORT.
-import type { Dtype, TypedArrayOf } from '../shared/dtypes.ts';
+import type { Dtype } from '../shared/dtypes.ts';
 
-/** Any TypedArray a tensor of a known dtype can hold. */
-export type TensorData = TypedArrayOf<Dtype>;
+/** Any TypedArray a tensor of a known dtype can hold (see DTYPES in shared/dtypes.ts), over any buffer. */
+export type TensorData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
 
 /** A dense named tensor as the device runtime passes it around. */
 export interface DeviceTensor {

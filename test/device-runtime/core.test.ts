@@ -240,7 +240,7 @@ test('BAD CALL - device.onnx that does not match the plan: ERR_PLAN_HASH naming 
   const other = await makePlanDir('mlp', 0.5);
   try {
     const bytes = await readFile(join(other.dir, 'device.onnx'));
-    bytes[bytes.length - 1] ^= 1;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
     await writeFile(join(other.dir, 'device.onnx'), bytes);
     await assert.rejects(DeviceRuntime.open(other.dir, { server: 'ws://127.0.0.1:1' }),
       isCode('ERR_PLAN_HASH', new RegExp(`^device\\.onnx has sha256 [0-9a-f]{64}, but plan\\.json expects ${other.plan.device.sha256}\\. The file does not belong to this plan`)));
