@@ -326,12 +326,15 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
       conn.alive = true;
     });
     ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
-    ws.on('error', (e) => log(`connection ${conn.remote}: ${e.message}`));
+    ws.on('error', (e: Error & { code?: string }) => {
+      // NOTE: ws reports a message over maxPayload as this error and closes the socket with 1009.
+      if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') metrics.frameRejected('ERR_FRAME_TOO_LARGE');
+      log(`connection ${conn.deviceId ?? conn.remote}: ${e.message}`);
+    });
     ws.on('close', (code) => {
       connections.delete(conn);
       metrics.connections--;
       conn.abort.abort();
-      if (code === CLOSE_CODES.MESSAGE_TOO_BIG) metrics.frameRejected('ERR_FRAME_TOO_LARGE');
       log(`connection ${conn.deviceId ?? conn.remote} closed (${code}); ${conn.inFlight.size} request(s) in flight dropped`);
     });
   }

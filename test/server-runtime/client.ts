@@ -5,6 +5,8 @@ import { type Frame, type HelloFrame, PROTOCOL_VERSION, decodeFrame, encodeFrame
 
 export class TestClient {
   readonly frames: Frame[] = [];
+  /** Frames before this index were returned by `next` or `waitFrames`. */
+  private cursor = 0;
   private waiters: Array<() => void> = [];
   readonly closed: Promise<{ code: number; reason: string }>;
 
@@ -41,7 +43,7 @@ export class TestClient {
     this.ws.send(bytes);
   }
 
-  /** Wait until `n` frames have arrived in total (or the socket closed); returns them all. */
+  /** Wait until `n` frames have arrived in total (or the socket closed); returns them all and marks them read. */
   async waitFrames(n: number, timeoutMs = 10_000): Promise<Frame[]> {
     const until = Date.now() + timeoutMs;
     while (this.frames.length < n && this.ws.readyState !== WebSocket.CLOSED) {
@@ -54,12 +56,13 @@ export class TestClient {
         });
       });
     }
+    this.cursor = Math.max(this.cursor, Math.min(n, this.frames.length));
     return this.frames;
   }
 
-  /** Wait for the next frame after those already seen. */
+  /** The next frame not yet read, waiting for it if needed. */
   async next(timeoutMs?: number): Promise<Frame> {
-    const n = this.frames.length;
+    const n = this.cursor;
     const frames = await this.waitFrames(n + 1, timeoutMs);
     const f = frames[n];
     if (!f) throw new Error('the socket closed before the next frame');

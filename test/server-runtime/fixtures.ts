@@ -38,10 +38,10 @@ export function mlpHalves(seed = 1): { device: ModelProto; server: ModelProto; i
 }
 
 /** Dims of the slow server half's input and output. */
-export const SLOW_DIMS = [256, 256] as const;
+export const SLOW_DIMS = [64, 512] as const;
 
-/** A server half that takes tens of ms a run: `layers` chained MatMul + Tanh on a [256,256] tensor, all sharing one weight. */
-export function slowServer(layers = 48, seed = 2): ModelProto {
+/** A server half that takes tens of ms a run: `layers` chained MatMul + Tanh on a [64,512] tensor, all sharing one weight. */
+export function slowServer(layers = 160, seed = 2): ModelProto {
   const rng = new Rng(seed);
   const [rows, width] = SLOW_DIMS;
   const nodes = [];
@@ -92,8 +92,8 @@ export async function writePlanDir(planId: string, halves: { device: ModelProto;
   return { dir, planPath, plan, serverBytes, serverSha256 };
 }
 
-/** The slow plan: identity device half, 48-MatMul server half. */
-export function slowHalves(layers = 48): { device: ModelProto; server: ModelProto; inputs: TensorSpec[]; crossing: TensorSpec[]; outputs: TensorSpec[] } {
+/** The slow plan: identity device half, 160-MatMul server half. */
+export function slowHalves(layers = 160): { device: ModelProto; server: ModelProto; inputs: TensorSpec[]; crossing: TensorSpec[]; outputs: TensorSpec[] } {
   return {
     device: identityDevice(), server: slowServer(layers),
     inputs: [{ name: 'x', dtype: 'float32', dims: [...SLOW_DIMS] }],
