@@ -368,7 +368,8 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
       shuttingDown = true;
       log(`shutting down: finishing ${pendingRequests} request(s) in flight`);
       clearInterval(heartbeat);
-      const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
+      // NOTE: the listener stays open while requests drain, so health probes see /health/ready
+      // answer 503 and new WebSocket upgrades are refused with 503 rather than a reset.
       if (pendingRequests > 0) {
         const idle = new Promise<void>((resolve) => idleWaiters.push(resolve));
         const graceOver = Symbol('grace');
@@ -381,6 +382,7 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
           await idle;
         }
       }
+      const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
       const [code, reason] = closeOptions.restart ? [CLOSE_CODES.SERVICE_RESTART, 'service restart'] : [CLOSE_CODES.GOING_AWAY, 'going away'];
       await Promise.all([...connections].map((conn) => new Promise<void>((resolve) => {
         const timer = setTimeout(() => conn.ws.terminate(), 2000);

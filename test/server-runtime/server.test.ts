@@ -73,7 +73,7 @@ test('hello-ok, then a result equal to running the tail directly', async () => {
       assert.equal(r.requestId, 100 + i);
       assert.deepEqual(r.tensors.map((t) => [t.name, t.dtype, t.dims]), [['y', 'float32', [1, 4]]]);
       assert.ok(r.timing.queueMs >= 0 && r.timing.runMs > 0, JSON.stringify(r.timing));
-      const direct = await tail.run({ h: { dtype: 'float32', dims: [1, 16], data: tensorView(input) } });
+      const direct = await tail.run({ h: { dtype: 'float32', dims: [1, 16], data: tensorView({ dtype: 'float32', data: input.data }) } });
       assert.deepEqual([...tensorView(r.tensors[0]!)], [...direct.y!.data].map(Number));
     }
   } finally {
