@@ -1,0 +1,121 @@
+// The whole pruning job behind `edgesplit prune`: prune (structured or unstructured), optionally
+// re-fit, and measure what changed (params, FLOPs, distortion, agreement, task score, latency).
+import type { ModelProto } from '../onnx/model.ts';
+import { createSession, type Feeds } from '../onnx/session.ts';
+import type { LabelledSet, TaskMetric } from '../zoo/index.ts';
+import { compareOutputs, parameterDistortion, taskScore, type OutputComparison, type ParameterDistortion } from './distortion.ts';
+import type { SkippedPart } from './groups.ts';
+import { refitPruned, type RefitLayer } from './refit.ts';
+import { applyPruning, planPruning, type PruneNorm, type PruneScope, type PruningPlan } from './structured.ts';
+import { modelCost, type ModelCost } from './study.ts';
+import { pruneUnstructured } from './unstructured.ts';
+
+/** What to prune and how to measure it. */
+export interface PruneJob {
+  ratio: number;
+  mode: 'structured' | 'unstructured';
+  norm?: PruneNorm;
+  /** `global` ranks across groups (structured) or uses one threshold over all layers (unstructured). */
+  scope?: PruneScope;
+  /** Re-fit the layers after removed channels on `calibration` (structured only). */
+  refit?: boolean;
+  calibration: readonly Feeds[];
+  /** Inputs for distortion, agreement and latency, apart from the calibration inputs. */
+  evalInputs: readonly Feeds[];
+  labelled?: LabelledSet;
+  metric?: TaskMetric;
+  /** Timed runs of each model for the latency median (0 skips latency). */
+  latencyRuns?: number;
+  source?: string;
+}
+
+/** Before and after, side by side. */
+export interface BeforeAfter {
+  before: number;
+  after: number;
+}
+
+/** The result of a pruning job. */
+export interface PruneResult {
+  model: ModelProto;
+  mode: 'structured' | 'unstructured';
+  ratio: number;
+  achievedRatio: number;
+  plan: PruningPlan | undefined;
+  /** Groups pruned (structured) and parts left whole with the reason. */
+  groupsPruned: number;
+  skipped: SkippedPart[];
+  refit: RefitLayer[] | undefined;
+  params: BeforeAfter;
+  flops: BeforeAfter;
+  parameterDistortion: ParameterDistortion;
+  output: OutputComparison;
+  taskScore: BeforeAfter | undefined;
+  taskMetric: string | undefined;
+  /** Median ONNX Runtime latency in ms on the first eval input, one thread, runs interleaved. */
+  latencyMs: BeforeAfter | undefined;
+}
+
+/** Median latency of two models measured interleaved (one run of each in turn), after warm-up. */
+export async function interleavedLatencyMs(a: ModelProto, b: ModelProto, feeds: Feeds, runs: number, warmup = 5): Promise<BeforeAfter> {
+  const sa = await createSession(a);
+  const sb = await createSession(b);
+  const ta: number[] = [];
+  const tb: number[] = [];
+  try {
+    for (let i = 0; i < warmup; i++) {
+      await sa.run(feeds);
+      await sb.run(feeds);
+    }
+    for (let i = 0; i < runs; i++) {
+      let t0 = performance.now();
+      await sa.run(feeds);
+      ta.push(performance.now() - t0);
+      t0 = performance.now();
+      await sb.run(feeds);
+      tb.push(performance.now() - t0);
+    }
+  } finally {
+    await sa.release();
+    await sb.release();
+  }
+  const med = (xs: number[]): number => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  return { before: med(ta), after: med(tb) };
+}
+
+/** Prune a model as the job says and measure the result against the original. */
+export async function runPruneJob(model: ModelProto, job: PruneJob): Promise<PruneResult> {
+  const source = job.source ?? 'model';
+  let pruned: ModelProto;
+  let plan: PruningPlan | undefined;
+  let achievedRatio: number;
+  let refit: RefitLayer[] | undefined;
+  if (job.mode === 'structured') {
+    plan = planPruning(model, { ratio: job.ratio, norm: job.norm ?? 'l2', scope: job.scope ?? 'uniform' }, source);
+    pruned = applyPruning(model, plan, source);
+    if (job.refit) {
+      const r = await refitPruned(model, pruned, plan, job.calibration);
+      pruned = r.model;
+      refit = r.layers;
+    }
+    achievedRatio = plan.achievedRatio;
+  } else {
+    const u = pruneUnstructured(model, { ratio: job.ratio, scope: job.scope === 'global' ? 'global' : 'layer' }, source);
+    pruned = u.model;
+    achievedRatio = u.report.achievedRatio;
+  }
+  const [c0, c1]: ModelCost[] = [await modelCost(model, source), await modelCost(pruned, source)];
+  const score = job.labelled && job.metric ? { before: await taskScore(model, job.labelled, job.metric), after: await taskScore(pruned, job.labelled, job.metric) } : undefined;
+  const runs = job.latencyRuns ?? 0;
+  return {
+    model: pruned, mode: job.mode, ratio: job.ratio, achievedRatio, plan,
+    groupsPruned: plan ? plan.groups.filter((g) => g.kept.length < g.channels).length : 0,
+    skipped: plan?.skipped ?? [], refit,
+    params: { before: c0!.params, after: c1!.params },
+    flops: { before: c0!.flops, after: c1!.flops },
+    parameterDistortion: parameterDistortion(model, pruned, plan),
+    output: await compareOutputs(model, pruned, job.evalInputs),
+    taskScore: score, taskMetric: score ? job.metric!.name : undefined,
+    latencyMs: runs > 0 && job.evalInputs.length > 0 ? await interleavedLatencyMs(model, pruned, job.evalInputs[0]!, runs) : undefined,
+  };
+}
