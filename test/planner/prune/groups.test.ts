@@ -1,0 +1,58 @@
+// Tests of dependency groups: the residual CNN ties its residual stream into one group, the transformer
+// prunes only its FFN hidden dims, a Concat is left whole, a depthwise conv and a gate join their group.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { analyzeGroups } from '../../../planner/prune/groups.ts';
+import { loadZooModel } from '../../../planner/zoo/index.ts';
+import { concatDepthwise, singleLayer } from './fixtures.ts';
+
+const members = (g: { members: Array<{ tensor: string; role: string; axis: number; block: number }> }): string[] =>
+  g.members.map((m) => `${m.role}:${m.tensor}@${m.axis}${m.block > 1 ? `x${m.block}` : ''}`).sort();
+
+test('residual CNN: the stem and the second residual conv form one group with every BatchNorm and reader', async () => {
+  const { model } = await loadZooModel('cnn');
+  const { groups, skipped } = analyzeGroups(model);
+  assert.deepEqual(groups.map((g) => [g.id, g.channels, g.producers]), [
+    ['channels:stem.conv/conv', 16, ['stem.conv/conv', 'res.conv2/conv']],
+    ['channels:res.conv1/conv', 16, ['res.conv1/conv']],
+    ['channels:head.conv/conv', 32, ['head.conv/conv']],
+  ]);
+  const stream = groups[0]!;
+  const bn = (p: string): string[] => ['bias', 'running_mean', 'running_var', 'weight'].map((k) => `norm:${p}.${k}@0`);
+  assert.deepEqual(members(stream), [
+    'bias:res.conv2.bias@0', 'bias:stem.conv.bias@0',
+    'consumer:head.conv.weight@1', 'consumer:res.conv1.weight@1',
+    ...bn('res.bn2'), ...bn('stem.bn'),
+    'producer:res.conv2.weight@0', 'producer:stem.conv.weight@0',
+  ]);
+  assert.ok(stream.activations.some((a) => a.tensor === 'res/add'), 'the residual sum is in the group');
+  assert.ok(members(groups[2]!).includes('consumer:fc.weight@1'), 'the Gemm after Flatten reads the head group');
+  assert.deepEqual(skipped.map((s) => s.producers), [['logits']]);
+  assert.match(skipped[0]!.reason, /reach the graph output 'logits'/);
+});
+
+test('transformer: FFN hidden dims are groups; the residual stream and the attention projections are left whole with reasons', async () => {
+  const { model } = await loadZooModel('transformer');
+  const { groups, skipped } = analyzeGroups(model);
+  assert.deepEqual(groups.map((g) => [g.id, g.channels]), [['channels:block0.ffn.fc1/matmul', 64], ['channels:block1.ffn.fc1/matmul', 64]]);
+  assert.deepEqual(members(groups[0]!), ['bias:block0.ffn.fc1.bias@0', 'consumer:block0.ffn.fc2.weight@0', 'producer:block0.ffn.fc1.weight@1']);
+  const stream = skipped.find((s) => s.producers.includes('embed/matmul'))!;
+  assert.ok(stream.producers.includes('block1.ffn.fc2/matmul') && stream.producers.includes('block0.attn.out/matmul'));
+  assert.match(stream.reason, /LayerNormalization/);
+  const q = skipped.find((s) => s.producers[0] === 'block0.attn.q/matmul')!;
+  assert.match(q.reason, /Reshape/);
+});
+
+test('a Concat is left whole; a depthwise conv and a per-channel gate join the group of the conv before them', () => {
+  const { groups, skipped } = analyzeGroups(concatDepthwise());
+  assert.deepEqual(groups.map((g) => g.id), ['channels:c']);
+  assert.deepEqual(members(groups[0]!), ['bias:c.b@0', 'bias:d.b@0', 'consumer:fc.w@1', 'depthwise:d.w@0', 'producer:c.w@0', 'scale:gate@1']);
+  const concat = skipped.filter((s) => /Concat/.test(s.reason)).map((s) => s.producers[0]);
+  assert.deepEqual(concat, ['a', 'b']);
+});
+
+test('a model whose only layer writes the output has no group', () => {
+  const { groups, skipped } = analyzeGroups(singleLayer());
+  assert.equal(groups.length, 0);
+  assert.match(skipped[0]!.reason, /graph output 'y'/);
+});
