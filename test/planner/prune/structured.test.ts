@@ -1,0 +1,179 @@
+// Tests of structured pruning: pruned models shrink, load and run in ONNX Runtime and equal the
+// zero-masked original; plans reach the ratio; prune-then-split equals split-then-prune; bad calls.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { constantTensors, tensorDims, type ModelProto } from '../../../planner/onnx/model.ts';
+import { modelGraph } from '../../../planner/onnx/graph.ts';
+import { createSession, maxAbsDiff, type Feeds } from '../../../planner/onnx/session.ts';
+import { analyzeModel, findCut } from '../../../planner/onnx/analyze.ts';
+import { splitModel } from '../../../planner/onnx/split.ts';
+import { applyPruning, maskPruning, planPruning, type PruningPlan } from '../../../planner/prune/structured.ts';
+import { loadZooModel } from '../../../planner/zoo/index.ts';
+import { EdgesplitError } from '../../../shared/errors.ts';
+import { concatDepthwise, normalFeeds, singleLayer, tinyChain } from './fixtures.ts';
+
+async function outputs(model: ModelProto, inputs: readonly Feeds[]): Promise<Float32Array[]> {
+  const s = await createSession(model);
+  try {
+    const out: Float32Array[] = [];
+    for (const f of inputs) out.push((await s.run(f))[s.outputNames[0]!]!.data as Float32Array);
+    return out;
+  } finally {
+    await s.release();
+  }
+}
+
+function dimsOf(model: ModelProto, name: string): number[] {
+  return tensorDims(constantTensors(modelGraph(model)).get(name)!);
+}
+
+for (const id of ['mlp', 'cnn', 'transformer', 'mnist-mlp']) {
+  test(`${id}: structured pruning at 0.5 shrinks the layers and equals the zero-masked original in ONNX Runtime`, async () => {
+    const zoo = await loadZooModel(id);
+    const inputs = await zoo.sampleInputs(8, 5);
+    for (const scope of ['uniform', 'global'] as const) {
+      const plan = planPruning(zoo.model, { ratio: 0.5, scope });
+      assert.ok(Math.abs(plan.achievedRatio - 0.5) < 0.03, `${scope}: achieved ${plan.achievedRatio}`);
+      assert.equal(plan.removedWeights, Math.round(plan.achievedRatio * plan.prunableWeights));
+      const pruned = applyPruning(zoo.model, plan);
+      for (const g of plan.groups) {
+        const producer = g.members.find((m) => m.role === 'producer')!;
+        assert.equal(dimsOf(pruned, producer.tensor)[producer.axis], g.kept.length, `${g.id} shrinks`);
+      }
+      const [a, b] = [await outputs(pruned, inputs), await outputs(maskPruning(zoo.model, plan), inputs)];
+      const original = await outputs(zoo.model, inputs);
+      a.forEach((y, i) => {
+        const { maxDiff, scale } = maxAbsDiff(y, b[i]!);
+        assert.ok(maxDiff <= 1e-5 * scale, `${scope} input ${i}: pruned and masked differ by ${maxDiff} at scale ${scale}`);
+        assert.ok(maxAbsDiff(y, original[i]!).maxDiff > 1e-3, 'pruning changed the output');
+      });
+    }
+  });
+}
+
+test('uniform plans keep the same share of every group; a plan is a pure function of the model and options', async () => {
+  const { model } = await loadZooModel('cnn');
+  const plan = planPruning(model, { ratio: 0.5, norm: 'l1' });
+  const shares = plan.groups.map((g) => g.kept.length / g.channels);
+  assert.ok(Math.max(...shares) - Math.min(...shares) < 0.05, `shares ${shares.join(', ')}`);
+  assert.deepEqual(planPruning(model, { ratio: 0.5, norm: 'l1' }), plan);
+  assert.notDeepEqual(planPruning(model, { ratio: 0.5, norm: 'l2' }).groups.map((g) => g.kept), plan.groups.map((g) => g.kept));
+  assert.deepEqual(planPruning(model, { ratio: 0 }).groups.map((g) => g.kept.length), plan.groups.map((g) => g.channels));
+});
+
+test('the kept channels are the ones of largest magnitude', () => {
+  const model = tinyChain();
+  const plan = planPruning(model, { ratio: 0.4, norm: 'l1' });
+  const w = constantTensors(modelGraph(model));
+  const rows = (name: string, n: number, k: number): number[] => {
+    const t = w.get(name)!;
+    const d = new Float32Array(new Uint8Array(t.rawData!).buffer);
+    return Array.from({ length: n }, (_, r) => Array.from(d.subarray(r * k, r * k + k)).reduce((a, v) => a + Math.abs(v), 0));
+  };
+  const w1 = rows('w1', 2, 4);
+  const w2cols = [0, 1].map((c) => [0, 1, 2].reduce((a, r) => a + Math.abs(new Float32Array(new Uint8Array(w.get('w2')!.rawData!).buffer)[r * 2 + c]!), 0));
+  const importance = w1.map((v, i) => v + w2cols[i]!);
+  assert.deepEqual(plan.groups[0]!.kept, [importance[0]! >= importance[1]! ? 0 : 1]);
+});
+
+async function splitAt(model: ModelProto, at: string): Promise<{ head: ModelProto; tail: ModelProto; crossing: string[] }> {
+  const analysis = await analyzeModel(model);
+  const cut = findCut(analysis, at);
+  const s = splitModel(model, cut, analysis);
+  return { head: s.head, tail: s.tail, crossing: s.crossing.map((t) => t.name) };
+}
+
+async function runHalves(head: ModelProto, tail: ModelProto, inputs: readonly Feeds[]): Promise<Array<{ mid: Feeds; y: Float32Array }>> {
+  const h = await createSession(head);
+  const t = await createSession(tail);
+  try {
+    const out: Array<{ mid: Feeds; y: Float32Array }> = [];
+    for (const f of inputs) {
+      const mid = await h.run(f);
+      out.push({ mid, y: (await t.run(mid))[t.outputNames[0]!]!.data as Float32Array });
+    }
+    return out;
+  } finally {
+    await h.release();
+    await t.release();
+  }
+}
+
+for (const [id, at] of [['mlp', 'p2'], ['cnn', 'p7'], ['cnn', 'p17'], ['transformer', 'p29']] as const) {
+  test(`${id} cut at ${at}: pruning then splitting gives the same halves as splitting then pruning each half with the same plan`, async () => {
+    const zoo = await loadZooModel(id);
+    const plan: PruningPlan = planPruning(zoo.model, { ratio: 0.5 });
+    const a = await splitAt(applyPruning(zoo.model, plan), at);
+    const b = await splitAt(zoo.model, at);
+    const bHead = applyPruning(b.head, plan, 'head');
+    const bTail = applyPruning(b.tail, plan, 'tail');
+    assert.deepEqual(a.crossing, b.crossing);
+    const inputs = await zoo.sampleInputs(3, 2);
+    const ra = await runHalves(a.head, a.tail, inputs);
+    const rb = await runHalves(bHead, bTail, inputs);
+    ra.forEach((r, i) => {
+      for (const name of a.crossing) {
+        assert.deepEqual(rb[i]!.mid[name]!.dims, r.mid[name]!.dims, `crossing ${name} dims`);
+        assert.deepEqual(rb[i]!.mid[name]!.data, r.mid[name]!.data, `crossing ${name} values`);
+      }
+      assert.deepEqual(rb[i]!.y, r.y);
+    });
+    for (const [x, y] of [[a.head, bHead], [a.tail, bTail]] as const) {
+      const wx = constantTensors(modelGraph(x));
+      const wy = constantTensors(modelGraph(y));
+      assert.deepEqual([...wx.keys()].sort(), [...wy.keys()].sort());
+      for (const [name, t] of wx) assert.deepEqual(tensorDims(wy.get(name)!), tensorDims(t), `${name} dims`);
+    }
+  });
+}
+
+test('ppocr-cls: the safe groups (conv channels inside blocks) prune, the model still runs and equals its zero-masked form', async () => {
+  const zoo = await loadZooModel('ppocr-cls');
+  const plan = planPruning(zoo.model, { ratio: 0.2 });
+  assert.ok(plan.groups.length >= 10, `${plan.groups.length} groups`);
+  assert.ok(plan.skipped.length >= 1);
+  for (const s of plan.skipped) assert.ok(s.reason.length > 10);
+  const inputs = await zoo.sampleInputs(2, 1);
+  const [a, b] = [await outputs(applyPruning(zoo.model, plan), inputs), await outputs(maskPruning(zoo.model, plan), inputs)];
+  a.forEach((y, i) => {
+    const { maxDiff, scale } = maxAbsDiff(y, b[i]!);
+    assert.ok(maxDiff <= 1e-4 * scale, `differ by ${maxDiff} at scale ${scale}`);
+  });
+});
+
+test('a depthwise conv and its gate shrink with their group, and the graph still runs', async () => {
+  const model = concatDepthwise();
+  const plan = planPruning(model, { ratio: 0.3 });
+  const pruned = applyPruning(model, plan);
+  const k = plan.groups[0]!.kept.length;
+  assert.ok(k < 4);
+  assert.deepEqual([dimsOf(pruned, 'd.w'), dimsOf(pruned, 'gate'), dimsOf(pruned, 'fc.w')], [[k, 1, 3, 3], [1, k, 1, 1], [2, k]]);
+  const inputs = normalFeeds([1, 3, 8, 8], 2, 1);
+  const [a, b] = [await outputs(pruned, inputs), await outputs(maskPruning(model, plan), inputs)];
+  a.forEach((y, i) => assert.ok(maxAbsDiff(y, b[i]!).maxDiff <= 1e-5 * maxAbsDiff(y, b[i]!).scale));
+});
+
+test('BAD CALL - ratio outside [0, 1) is ERR_PRUNE_RATIO', () => {
+  for (const ratio of [1, -0.1, Number.NaN, 1.5]) {
+    assert.throws(() => planPruning(tinyChain(), { ratio }), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_PRUNE_RATIO' && /'ratio' is out of range \[0, 1\), got /.test(e.message));
+  }
+});
+
+test('BAD CALL - a model with nothing prunable is ERR_PRUNE_NOTHING and says why', () => {
+  assert.throws(() => planPruning(singleLayer(), { ratio: 0.5 }), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_PRUNE_NOTHING' && /nothing to prune/.test(e.message) && /graph output 'y'/.test(e.message) && /--unstructured/.test(e.message));
+});
+
+test('BAD CALL - a ratio that would empty a layer is ERR_PRUNE_EMPTIES_LAYER with the largest ratio allowed', () => {
+  const plan = planPruning(tinyChain(), { ratio: 0.5 });
+  assert.deepEqual(plan.groups.map((g) => g.kept.length), [1]);
+  assert.throws(() => planPruning(tinyChain(), { ratio: 0.6 }), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_PRUNE_EMPTIES_LAYER' && /removes at most 0\.5000 of the prunable weights/.test(e.message) && /ratio of at most 0\.5/.test(e.message));
+  const empty: PruningPlan = { ...plan, groups: plan.groups.map((g) => ({ ...g, kept: [] })) };
+  assert.throws(() => applyPruning(tinyChain(), empty), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_PRUNE_EMPTIES_LAYER' && /keeps no channel of its 2/.test(e.message));
+});
+
+test('BAD CALL - a plan applied to a model it does not fit is ERR_MODEL_INVALID', async () => {
+  const plan = planPruning(tinyChain(), { ratio: 0.5 });
+  const other = planPruning((await loadZooModel('mlp')).model, { ratio: 0.5 });
+  assert.throws(() => applyPruning(tinyChain(), { ...plan, groups: other.groups.map((g) => ({ ...g, members: g.members.map((m) => ({ ...m, tensor: 'w1' })) })) }),
+    (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_MODEL_INVALID' && /does not fit this model: 'w1' has 2 entries on axis 0, the plan expects 128/.test(e.message));
+});
