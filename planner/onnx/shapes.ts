@@ -145,9 +145,9 @@ function fromValueInfo(index: GraphIndex, inputShapes: InputShapes, names: strin
 
 /**
  * Infer the dtype and concrete dims of every input and every activation, shape and derived-constant
- * tensor at the given input shapes (see `resolveInputShapes` for the defaults). For every dynamic
- * input dim, a further run at twice its value finds which dims follow it; those stay symbolic in
- * `symbolicDims` (named like the input's dim when equal to it, else `<tensor>.dim<i>`).
+ * tensor at the given input shapes (see `resolveInputShapes` for the defaults). A further run with
+ * the dynamic input dims doubled finds which dims follow them; those stay symbolic in `symbolicDims`
+ * (named like the input's dim when equal to it, else `<tensor>.dim<i>`).
  */
 export async function inferShapes(model: ModelProto, index: GraphIndex, given: InputShapes = {}, source = 'model'): Promise<ShapeResult> {
   const inputShapes = resolveInputShapes(index, given, source);
@@ -190,32 +190,33 @@ export async function inferShapes(model: ModelProto, index: GraphIndex, given: I
       tensors.set(name, { name, dtype: t.dtype, dims: [...t.dims], symbolicDims: [...t.dims], bytes: byteLength(t.dtype, t.dims) });
     }
 
-    // NOTE: one more run per dynamic input dim, at twice its value, tells which dims follow it; those
-    // stay symbolic so that split halves accept every shape the original accepts. A model that runs
-    // only at the analysed value of a dim (a Reshape hard-coding batch 1) keeps that dim concrete.
-    for (const input of inputs) {
-      const decl = declared.get(input.name)!;
-      for (let axis = 0; axis < input.dims.length; axis++) {
-        if (typeof decl[axis] === 'number') continue;
-        const value = input.dims[axis]!;
-        const bumped = inputs.map((i) => (i === input ? { ...i, dims: i.dims.map((d, k) => (k === axis ? 2 * d : d)) } : i));
-        let second: Feeds;
-        try {
-          second = await session.run(sampleFeeds(bumped));
-        } catch (e) {
-          if (!isEdgesplitError(e, 'ERR_SESSION')) throw e;
-          continue;
-        }
-        const param = String(decl[axis]);
-        for (const info of tensors.values()) {
-          const other = info.name === input.name ? bumped.find((b) => b.name === input.name)!.dims : second[info.name]?.dims;
-          if (!other || other.length !== info.dims.length) continue;
-          info.symbolicDims = info.symbolicDims.map((d, i) => {
-            if (typeof d === 'string' || other[i] === info.dims[i]) return d;
-            return info.dims[i] === value && other[i] === 2 * value ? param : `${info.name}.dim${i}`;
-          });
-        }
+    // NOTE: a second run with every dynamic input dim doubled tells which dims follow them; those stay
+    // symbolic so that split halves accept every shape the original accepts. If the model refuses
+    // that, each dynamic dim is doubled alone, and a dim the model runs only at its analysed value
+    // (a Reshape hard-coding batch 1) stays concrete.
+    const dynamicDims = inputs.flatMap((input) => declared.get(input.name)!.flatMap((d, axis) => (typeof d === 'number' ? [] : [{ input: input.name, axis, param: String(d), value: input.dims[axis]! }])));
+    const attempt = async (dims: typeof dynamicDims): Promise<boolean> => {
+      const bumped = inputs.map((i) => ({ ...i, dims: i.dims.map((d, k) => (dims.some((x) => x.input === i.name && x.axis === k) ? 2 * d : d)) }));
+      let second: Feeds;
+      try {
+        second = await session.run(sampleFeeds(bumped));
+      } catch (e) {
+        if (!isEdgesplitError(e, 'ERR_SESSION')) throw e;
+        return false;
       }
+      for (const info of tensors.values()) {
+        const other = bumped.find((b) => b.name === info.name)?.dims ?? second[info.name]?.dims;
+        if (!other || other.length !== info.dims.length) continue;
+        info.symbolicDims = info.symbolicDims.map((d, i) => {
+          if (typeof d === 'string' || other[i] === info.dims[i]) return d;
+          const source = dims.filter((x) => x.value === info.dims[i] && other[i] === 2 * x.value);
+          return source.length === 1 ? source[0]!.param : `${info.name}.dim${i}`;
+        });
+      }
+      return true;
+    };
+    if (dynamicDims.length > 0 && !(await attempt(dynamicDims)) && dynamicDims.length > 1) {
+      for (const d of dynamicDims) await attempt([d]);
     }
   } finally {
     await session.release();
