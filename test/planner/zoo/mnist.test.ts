@@ -9,7 +9,8 @@ import { mnistSample, mnistSplits } from '../../../planner/zoo/mnist.ts';
 import { loadZooModel, ZOO_MODELS_DIR } from '../../../planner/zoo/index.ts';
 import { encodeModel } from '../../../planner/onnx/model.ts';
 import { createSession } from '../../../planner/onnx/session.ts';
-import { exportMlp, MNIST_TRAIN_CONFIG, onnxAccuracy, readMnistRecord, trainMlp } from '../../../planner/zoo/train-mnist.ts';
+import { digitFeedDims, exportMlp, MNIST_CNN_TRAIN_CONFIG, MNIST_TRAIN_CONFIG, onnxAccuracy, readMnistRecord, trainMlp } from '../../../planner/zoo/train-mnist.ts';
+import { exportCnn, trainCnn } from '../../../planner/zoo/train-cnn.ts';
 
 test('the split takes the first 80% of each digit for training and the rest for test', () => {
   const { train, test: held } = mnistSplits();
@@ -31,23 +32,26 @@ test('mnistSample is seeded and prefix-stable', () => {
   assert.notDeepEqual(mnistSample('test', 50, 4).map((d) => d.label), a.map((d) => d.label));
 });
 
-test('the committed model matches its record: sha256, and test accuracy >= 0.9 in ONNX Runtime', async () => {
-  const record = await readMnistRecord();
-  const bytes = await readFile(join(ZOO_MODELS_DIR, 'mnist-mlp.onnx'));
-  assert.equal(createHash('sha256').update(bytes).digest('hex'), record.sha256);
-  const zoo = await loadZooModel('mnist-mlp');
-  const { inputs, labels } = await zoo.labelled!(mnistSplits().test.length);
-  const session = await createSession(zoo.model);
-  let score = 0;
-  for (let i = 0; i < inputs.length; i++) score += zoo.taskMetric!.score(await session.run(inputs[i]!), labels[i]!);
-  await session.release();
-  const accuracy = score / inputs.length;
-  assert.ok(accuracy >= 0.9, `test accuracy ${accuracy}`);
-  assert.ok(Math.abs(accuracy - record.testAccuracy) <= 0.005, `measured ${accuracy}, recorded ${record.testAccuracy}`);
-  assert.ok(record.trainAccuracy >= accuracy);
-});
+for (const id of ['mnist-mlp', 'mnist-cnn'] as const) {
+  test(`${id}: the committed model matches its record: sha256, and test accuracy >= 0.9 in ONNX Runtime`, async () => {
+    const record = await readMnistRecord(id);
+    const bytes = await readFile(join(ZOO_MODELS_DIR, `${id}.onnx`));
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), record.sha256);
+    const zoo = await loadZooModel(id);
+    const { inputs, labels } = await zoo.labelled!(mnistSplits().test.length);
+    assert.deepEqual(inputs[0]!['x']!.dims, digitFeedDims(id));
+    const session = await createSession(zoo.model);
+    let score = 0;
+    for (let i = 0; i < inputs.length; i++) score += zoo.taskMetric!.score(await session.run(inputs[i]!), labels[i]!);
+    await session.release();
+    const accuracy = score / inputs.length;
+    assert.ok(accuracy >= 0.9, `test accuracy ${accuracy}`);
+    assert.ok(Math.abs(accuracy - record.testAccuracy) <= 0.005, `measured ${accuracy}, recorded ${record.testAccuracy}`);
+    assert.ok(record.trainAccuracy >= accuracy);
+  });
+}
 
-test('the trainer is deterministic and learns: one short run twice gives the same model', async () => {
+test('the MLP trainer is deterministic and learns: one short run twice gives the same model', async () => {
   const train = mnistSample('train', 600, 11);
   const held = mnistSample('test', 300, 11);
   const config = { ...MNIST_TRAIN_CONFIG, epochs: 2 };
@@ -57,4 +61,14 @@ test('the trainer is deterministic and learns: one short run twice gives the sam
   assert.notDeepEqual(encodeModel(exportMlp(trainMlp(train, held, { ...config, seed: config.seed + 1 }))), encodeModel(a));
   const accuracy = await onnxAccuracy(a, held);
   assert.ok(accuracy > 0.7, `600 digits, 2 epochs: test accuracy ${accuracy}`);
+});
+
+test('the CNN trainer is deterministic and learns: one short run twice gives the same model', async () => {
+  const train = mnistSample('train', 300, 12);
+  const held = mnistSample('test', 200, 12);
+  const config = { ...MNIST_CNN_TRAIN_CONFIG, epochs: 2 };
+  const a = exportCnn(trainCnn(train, held, config));
+  assert.deepEqual(encodeModel(exportCnn(trainCnn(train, held, config))), encodeModel(a));
+  const accuracy = await onnxAccuracy(a, held, digitFeedDims('mnist-cnn'));
+  assert.ok(accuracy > 0.5, `300 digits, 2 epochs: test accuracy ${accuracy}`);
 });

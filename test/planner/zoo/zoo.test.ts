@@ -8,9 +8,9 @@ import { encodeModel, realInputs, valueInfoDims } from '../../../planner/onnx/mo
 import { graphParts, modelGraph } from '../../../planner/onnx/graph.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
 
-test('the zoo lists the six models with their sources', () => {
+test('the zoo lists the seven models with their sources', () => {
   assert.deepEqual(listZoo().map((z) => [z.id, z.source]), [
-    ['mlp', 'generated'], ['cnn', 'generated'], ['transformer', 'generated'], ['mnist-mlp', 'trained'], ['ppocr-rec', 'npm'], ['ppocr-cls', 'npm'],
+    ['mlp', 'generated'], ['cnn', 'generated'], ['transformer', 'generated'], ['mnist-mlp', 'trained'], ['mnist-cnn', 'trained'], ['ppocr-rec', 'npm'], ['ppocr-cls', 'npm'],
   ]);
   assert.deepEqual([...ZOO_IDS], listZoo().map((z) => z.id));
 });
@@ -48,7 +48,7 @@ for (const info of listZoo()) {
 }
 
 test('sampleInputs is seeded: the same seed gives the same inputs, another seed others', async () => {
-  for (const id of ['mlp', 'mnist-mlp', 'ppocr-rec']) {
+  for (const id of ['mlp', 'mnist-mlp', 'mnist-cnn', 'ppocr-rec']) {
     const zoo = await loadZooModel(id);
     const [a, b, c] = [await zoo.sampleInputs(2, 3), await zoo.sampleInputs(2, 3), await zoo.sampleInputs(2, 4)];
     assert.deepEqual(a, b, id);
@@ -84,7 +84,7 @@ test('BAD CALL - unknown zoo id', async () => {
   await assert.rejects(loadZooModel('resnet50'), (e: unknown) => {
     assert.ok(e instanceof EdgesplitError);
     assert.equal(e.code, 'ERR_UNKNOWN_MODEL');
-    assert.equal(e.message, "unknown zoo model 'resnet50'. Should be one of: mlp, cnn, transformer, mnist-mlp, ppocr-rec, ppocr-cls.");
+    assert.equal(e.message, "unknown zoo model 'resnet50'. Should be one of: mlp, cnn, transformer, mnist-mlp, mnist-cnn, ppocr-rec, ppocr-cls.");
     return true;
   });
 });
