@@ -692,8 +692,9 @@ export class DeviceCore {
       if (!t) problems.push(`no tensor '${spec.name}'`);
       else if (t.dtype !== spec.dtype || !dimsMatch(spec.dims, t.dims)) problems.push(`'${spec.name}' is ${t.dtype} [${t.dims.join(',')}], expected ${spec.dtype} [${spec.dims.join(',')}]`);
       else {
-        // NOTE: copied out of the frame so callers own their outputs, whatever the socket does with its buffers.
-        const data = tensorView({ dtype: t.dtype, data: t.data.slice() });
+        // NOTE: copied out of the frame so callers own their outputs, whatever the socket does with its
+        // buffers; `new Uint8Array(view)` copies, where a Node Buffer's slice() would not.
+        const data = tensorView({ dtype: t.dtype, data: new Uint8Array(t.data) });
         outputs[spec.name] = { dtype: t.dtype, dims: t.dims, data } satisfies DeviceTensor;
       }
     }

@@ -288,3 +288,38 @@ test('request timeout: no result within requestTimeoutMs is ERR_DEADLINE_EXCEEDE
       await assert.rejects(rt.infer({ x: x(1) }), isCode('ERR_CONNECTION_LOST'));
   }, { requestTimeoutMs: 150 }));
 });
+
+test('applyFrequency: the plan\'s frequency is applied through cpufreq on open and restored on close; refusals are warnings', async () => {
+  const { mkdtemp, mkdir, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const root = await mkdtemp(join(tmpdir(), 'edgesplit-sysfs-'));
+  const dir = join(root, 'cpu0', 'cpufreq');
+  await mkdir(dir, { recursive: true });
+  const files = { cpuinfo_min_freq: '600000', cpuinfo_max_freq: '1800000', scaling_available_governors: 'ondemand userspace', scaling_governor: 'ondemand', scaling_setspeed: '<unsupported>', scaling_available_frequencies: '600000 1000000 1400000 1800000' };
+  for (const [name, value] of Object.entries(files)) await writeFile(join(dir, name), value + '\n');
+  try {
+    await withServer({}, async (server) => {
+      const rt = await DeviceRuntime.open(fixture.dir, { server: server.url, applyFrequency: true, sysfsRoot: root, heartbeatMs: 0 });
+      try {
+        assert.equal(rt.cpufreq?.applied, true);
+        assert.deepEqual(rt.warnings, []);
+        assert.equal((await readFile(join(dir, 'scaling_governor'), 'utf8')).trim(), 'userspace');
+        assert.equal((await readFile(join(dir, 'scaling_setspeed'), 'utf8')).trim(), '1400000', 'nearest to the plan\'s 1.5 GHz');
+        assertMatches(await rt.infer({ x: x(0) }), 0);
+      } finally {
+        await rt.close();
+      }
+      assert.equal((await readFile(join(dir, 'scaling_governor'), 'utf8')).trim(), 'ondemand');
+      const none = await DeviceRuntime.open(fixture.dir, { server: server.url, applyFrequency: true, sysfsRoot: join(root, 'absent') });
+      try {
+        assert.equal(none.cpufreq?.applied, false);
+        assert.deepEqual(none.warnings.map((w) => w.code), ['ERR_CPUFREQ']);
+        assertMatches(await none.infer({ x: x(1) }), 1);
+      } finally {
+        await none.close();
+      }
+    });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
