@@ -27,6 +27,8 @@ export const SERIES_COLOURS: Readonly<Record<string, string>> = Object.freeze({
   'mlp': '#2ca02c',
   'cnn': '#ff7f0e',
   'transformer': '#9467bd',
+  'device FLOP share': '#3182bd',
+  'pruning ratio': '#e6550d',
 });
 
 /** Colours of fixed splits ("fixed s=K"), by K modulo the table's length: earthy, never a scheme's colour. */
@@ -69,10 +71,10 @@ export function drawableRows(plot: PlotSpec): Row[] {
   });
 }
 
-/** The series of a plot in order of first appearance. */
+/** The series of a plot with at least one drawable point, in order of first appearance. */
 export function seriesOf(plot: PlotSpec): string[] {
   const seen: string[] = [];
-  for (const r of plot.rows) {
+  for (const r of drawableRows(plot)) {
     const s = String(r[plot.seriesField]);
     if (!seen.includes(s)) seen.push(s);
   }
@@ -92,7 +94,11 @@ const STAR_PATH = 'M0,-1L0.2245,-0.309L0.951,-0.309L0.363,0.118L0.588,0.809L0,0.
 
 /** The vega-lite spec of a plot: lines with markers per series, bands, dashes and starred call-outs. */
 export function toVegaLite(plot: PlotSpec): TopLevelSpec {
-  const rows: Row[] = drawableRows(plot).map((r) => ({ ...r, [COLOUR_FIELD]: seriesColour(String(r[plot.seriesField])) }));
+  const emphasis = new Set(plot.emphasis ?? []);
+  const isEmphasised = (r: Row): boolean => emphasis.has(String(r[plot.seriesField]));
+  // Emphasised series come last in the data, so their points are drawn on top.
+  const rows: Row[] = [...drawableRows(plot).filter((r) => !isEmphasised(r)), ...drawableRows(plot).filter(isEmphasised)]
+    .map((r) => ({ ...r, [COLOUR_FIELD]: seriesColour(String(r[plot.seriesField])) }));
   const series = seriesOf(plot);
   const colour = { field: plot.seriesField, type: 'nominal', title: null, scale: { domain: series, range: series.map(seriesColour) }, legend: { orient: 'right', labelLimit: 220 } };
   // NOTE: only the point layer has a colour scale and a legend (colour and shape merge into one);
@@ -119,6 +125,13 @@ export function toVegaLite(plot: PlotSpec): TopLevelSpec {
         x, y, stroke: noLegend, detail,
         strokeDash: { field: plot.seriesField, type: 'nominal', scale: { domain: series, range: series.map((s) => (dashed.has(s) ? [6, 4] : [1, 0])) }, legend: colour.legend },
       },
+    });
+  }
+  if (plot.lines !== false && emphasis.size > 0) {
+    layers.push({
+      transform: [{ filter: { field: plot.seriesField, oneOf: [...emphasis] } }],
+      mark: { type: 'line', strokeWidth: 3.5 },
+      encoding: { x, y, stroke: noLegend, detail },
     });
   }
   layers.push({

@@ -55,6 +55,8 @@ export interface PlotSpec {
   lines?: boolean;
   /** Draw each series with a dashed line when its name is in this list (e.g. bounds and predictions). */
   dashed?: string[];
+  /** Series drawn last and thicker, on top of the others (the scheme the plot is about). */
+  emphasis?: string[];
 }
 
 /** What a scenario's presentation gives the report: plots, each followed by a paragraph that reads it. */

@@ -2,8 +2,11 @@
 // simulate (rows) and present (plots and paragraphs).
 import type { Scenario, ScenarioConfig } from '../scenario.ts';
 import { accuracyScenario } from './accuracy.ts';
+import { energyBudgetScenario, latencyBudgetScenario } from './budgets.ts';
 
 /** Every scenario, in report order. */
 export const SCENARIOS: readonly Scenario[] = Object.freeze([
+  latencyBudgetScenario,
+  energyBudgetScenario,
   accuracyScenario,
 ] as unknown as Scenario<ScenarioConfig>[]);
