@@ -76,11 +76,13 @@ export interface ZooModel {
    * `n` realistic inputs for calibration and checks, the same for the same seed (default 0):
    * seeded Normal(0, 1) for generated models, MNIST training digits for the MNIST models, lines of
    * MNIST training digits for the PP-OCR models. Never drawn from the data `labelled` returns.
+   * The MNIST models hold 7,996 training digits: a larger `n` throws ERR_USAGE.
    */
   sampleInputs(n: number, seed?: number): Promise<Feeds[]>;
   /**
    * `n` held-out inputs with labels, the same for the same seed (default 0): MNIST test digits with
-   * their class; for the recogniser, lines of MNIST test digits with their text. Absent without labels.
+   * their class (at most 2,004); for the recogniser, lines of MNIST test digits with their text.
+   * Absent on models without labels.
    */
   labelled?(n: number, seed?: number): Promise<LabelledSet>;
   /** How to score an output against a label from `labelled`. */
