@@ -72,16 +72,17 @@ export function parseInputShapes(command: string, values: readonly string[], inp
 /** Parse the shared options and analyse the model. */
 export async function analyzeFromArgs(command: string, spec: CommandSpec, modelArg: string, values: { 'input-shape'?: string[] | undefined; 'max-crossing'?: string | undefined; 'unknown-ops'?: string | undefined }): Promise<{ loaded: ModelSource; analysis: ModelAnalysis }> {
   const maxCrossing = numberOption(spec, 'max-crossing', values['max-crossing'], DEFAULT_MAX_CROSSING, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
-  const policy = values['unknown-ops'] ?? 'error';
-  if (policy !== 'error' && policy !== 'zero') {
-    throw new EdgesplitError('ERR_USAGE', `--unknown-ops expects 'error' or 'zero', got '${policy}'. Run 'edgesplit ${command} --help'.`);
+  const policyText = values['unknown-ops'] ?? 'error';
+  const policy: UnknownOpPolicy | undefined = policyText === 'error' || policyText === 'zero' ? policyText : undefined;
+  if (!policy) {
+    throw new EdgesplitError('ERR_USAGE', `--unknown-ops expects 'error' or 'zero', got '${policyText}'. Run 'edgesplit ${command} --help'.`);
   }
   const loaded = await resolveModel(modelArg);
   const inits = new Set(loaded.model.graph?.initializer?.map((t) => t.name) ?? []);
   const inputNames = (loaded.model.graph?.input ?? []).map((i) => i.name ?? '').filter((n) => !inits.has(n));
   const given = parseInputShapes(command, values['input-shape'] ?? [], inputNames);
   const analysis = await analyzeModel(loaded.model, {
-    inputShapes: { ...loaded.defaultInputShapes, ...given }, maxCrossing, unknownOps: policy as UnknownOpPolicy, source: loaded.source,
+    inputShapes: { ...loaded.defaultInputShapes, ...given }, maxCrossing, unknownOps: policy, source: loaded.source,
   });
   return { loaded, analysis };
 }

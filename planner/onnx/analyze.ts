@@ -98,7 +98,7 @@ export interface Schedule {
   order: number[];
   /** Node index to position in `order`. */
   position: Map<number, number>;
-  /** Non-constant tensors: position of the producer (-1 for a model input) and of the last reader (order.length for a model output). */
+  /** Non-constant tensors that something reads: position of the producer (-1 for a model input) and of the last reader (order.length for a model output). */
   live: Map<string, { kind: TensorKind; produced: number; lastUse: number }>;
 }
 
@@ -117,8 +117,10 @@ export function schedule(index: GraphIndex): Schedule {
     const kind = index.kind.get(name)!;
     if (kind === 'constant') return;
     const readers = (index.consumers.get(name) ?? []).filter((c) => position.has(c)).map((c) => position.get(c)!);
-    const lastUse = index.outputs.includes(name) ? order.length : Math.max(produced, ...readers);
-    live.set(name, { kind, produced, lastUse });
+    const isOutput = index.outputs.includes(name);
+    // an output nobody reads (a Dropout mask, MaxPool indices) is never alive across a cut
+    if (readers.length === 0 && !isOutput) return;
+    live.set(name, { kind, produced, lastUse: isOutput ? order.length : Math.max(...readers) });
   };
   for (const name of index.inputs) track(name, -1);
   order.forEach((n, p) => {

@@ -148,6 +148,8 @@ function fromValueInfo(index: GraphIndex, inputShapes: InputShapes, names: strin
  * tensor at the given input shapes (see `resolveInputShapes` for the defaults). A further run with
  * the dynamic input dims doubled finds which dims follow them; those stay symbolic in `symbolicDims`
  * (named like the input's dim when equal to it, else `<tensor>.dim<i>`).
+ * NOTE: the runs feed `sampleFeeds` values; a shape that depends on input values (NonZero, a TopK
+ * with a computed k) is the one of that sample.
  */
 export async function inferShapes(model: ModelProto, index: GraphIndex, given: InputShapes = {}, source = 'model'): Promise<ShapeResult> {
   const inputShapes = resolveInputShapes(index, given, source);
