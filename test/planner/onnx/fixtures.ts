@@ -83,3 +83,23 @@ export function reshapeModel(): ModelProto {
     initializers: [int64Tensor('shape', [2], [-1, 4])],
   });
 }
+
+/**
+ * Two inputs, one of them a mask the tail still needs: x[batch,4] -> h = Dropout(Relu(x)) (its mask
+ * output unused) -> z = h·W -> y = z * m. The mask crosses every cut before the Mul.
+ */
+export function maskModel(): ModelProto {
+  const rng = new Rng(13);
+  return makeModel({
+    name: 'masked',
+    nodes: [
+      makeNode('Relu', ['x'], ['r'], {}, 'relu'),
+      makeNode('Dropout', ['r'], ['h', 'unused_mask'], {}, 'dropout'),
+      makeNode('MatMul', ['h', 'W'], ['z'], {}, 'mm'),
+      makeNode('Mul', ['z', 'm'], ['y'], {}, 'mask'),
+    ],
+    inputs: [makeValueInfo('x', 'float32', ['batch', 4]), makeValueInfo('m', 'float32', ['batch', 4])],
+    outputs: [makeValueInfo('y', 'float32', ['batch', 4])],
+    initializers: [floatTensor('W', [4, 4], weights(rng, [4, 4]))],
+  });
+}

@@ -10,7 +10,7 @@ import { type Feeds, type PlannerSession, createSession, maxAbsDiff } from '../.
 import { loadZooModel } from '../../../planner/zoo/index.ts';
 import { constantTensors } from '../../../planner/onnx/model.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
-import { REC_PATH, residualModel } from './fixtures.ts';
+import { REC_PATH, maskModel, residualModel } from './fixtures.ts';
 
 /** Float weights a half holds: initializers and Constant values. */
 function floatParams(model: ModelProto): number {
@@ -156,6 +156,23 @@ test('the ends are Identity halves, and a split without the analysis keeps the d
   assert.deepEqual(graphParts(modelGraph(bare.tail)).initializers.map((t) => t.name).sort(), ['W1', 'W2']);
   const feeds = [{ x: { dtype: 'float32' as const, dims: [3, 4], data: Float32Array.from({ length: 12 }, (_, i) => i / 6 - 1) } }];
   await composeAndCompare(model, analysis, findCut(analysis, 'p2'), feeds, await reference(model, feeds));
+});
+
+test('a model input the tail needs (a mask) crosses as <name>.crossing through the head, at every cut', async () => {
+  const model = maskModel();
+  const analysis = await analyzeModel(model);
+  assert.deepEqual(analysis.cuts.map((c) => c.crossing.map((t) => `${t.name}<-${t.source}`).join('+')),
+    ['x.crossing<-x+m.crossing<-m', 'm.crossing<-m+r<-r', 'm.crossing<-m+h<-h', 'm.crossing<-m+z<-z', 'y.crossing<-y']);
+  const rows = 3;
+  const feeds = [{
+    x: { dtype: 'float32' as const, dims: [rows, 4], data: Float32Array.from({ length: 4 * rows }, (_, i) => Math.sin(i)) },
+    m: { dtype: 'float32' as const, dims: [rows, 4], data: Float32Array.from({ length: 4 * rows }, (_, i) => i % 3) },
+  }];
+  const expected = await reference(model, feeds);
+  for (const cut of analysis.cuts) await composeAndCompare(model, analysis, cut, feeds, expected);
+  const p2 = splitModel(model, findCut(analysis, 'p2'), analysis);
+  assert.deepEqual(graphParts(modelGraph(p2.head)).inputs.map((i) => i.name), ['x', 'm']);
+  assert.deepEqual(graphParts(modelGraph(p2.tail)).nodes.map((n) => n.opType), ['Identity', 'MatMul', 'Mul']);
 });
 
 test('BAD CALL - a cut from another model, or out of range, is ERR_CUT_NOT_FOUND', async () => {
