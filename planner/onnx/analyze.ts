@@ -135,7 +135,7 @@ export function schedule(index: GraphIndex): Schedule {
  * NOTE: shape tensors (Shape and the int arithmetic on it) do not cross when the tail can recompute
  * them from the shapes of tensors that cross anyway: the splitter replicates those few 0-FLOP nodes
  * in the tail. Only a shape tensor whose sources are gone by the cut (e.g. the shape of a feature map
- * taken early and used late) crosses, as a small int64 vector. Both ways keep the split exact.
+ * taken early and used late) crosses, as a small integer vector. Both ways keep the split exact.
  */
 export function crossingAt(s: Schedule, position: number): string[] {
   const alive = (name: string): boolean => {
