@@ -29,6 +29,7 @@ export const SERIES_COLOURS: Readonly<Record<string, string>> = Object.freeze({
   'transformer': '#9467bd',
   'device FLOP share': '#3182bd',
   'pruning ratio': '#e6550d',
+  'crossing tensor size': '#636363',
 });
 
 /** Colours of fixed splits ("fixed s=K"), by K modulo the table's length: earthy, never a scheme's colour. */
