@@ -4,6 +4,7 @@
 import type { ModelProto, NodeProto } from '../onnx/model.ts';
 import { attrInt, tensorDims } from '../onnx/model.ts';
 import { indexGraph, modelGraph, nodeLabel, type GraphIndex } from '../onnx/graph.ts';
+import { findAttentionHeads } from './attention.ts';
 
 /**
  * One weight slice of a group: channel c of the group owns the entries
@@ -21,9 +22,10 @@ export interface GroupMember {
    * - `depthwise`: the weight of a depthwise Conv, whose channels pass through;
    * - `bias`: a Conv/Gemm bias or a per-channel constant added or subtracted;
    * - `scale`: a per-channel constant multiplied or divided by;
-   * - `norm`: BatchNormalization's scale, shift, mean and variance.
+   * - `norm`: BatchNormalization's scale, shift, mean and variance;
+   * - `shape`: a Reshape's constant shape, whose entry `axis` is channels x `block` (attention heads).
    */
-  role: 'producer' | 'consumer' | 'depthwise' | 'bias' | 'scale' | 'norm';
+  role: 'producer' | 'consumer' | 'depthwise' | 'bias' | 'scale' | 'norm' | 'shape';
   /** The node that reads the weight. */
   node: string;
 }
@@ -335,8 +337,11 @@ export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysi
 
   const groups: PruneGroup[] = [];
   const skipped: SkippedPart[] = [];
+  const attention = findAttentionHeads(index);
+  const heads = new Set(attention.flatMap((m) => m.projections));
   sets.drafts.forEach((d, i) => {
     if (sets.find(i) !== i) return;
+    if (d.producers.length === 1 && heads.has(d.producers[0]!)) return;
     if (d.activations.some((a) => a.block === 0)) d.reasons.push('a flattened tensor reaches no Gemm or MatMul');
     if (!d.members.some((m) => m.role === 'consumer') && d.reasons.length === 0) d.reasons.push('no layer reads its channels');
     if (d.channels < 2 && d.reasons.length === 0) d.reasons.push('it has a single channel');
@@ -346,5 +351,6 @@ export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysi
     }
     groups.push({ id: `channels:${d.producers[0]}`, channels: d.channels, members: d.members, activations: d.activations, producers: d.producers });
   });
+  groups.push(...attention.map((m) => m.group));
   return { groups, skipped };
 }

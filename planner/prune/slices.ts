@@ -1,7 +1,7 @@
 // Dense tensor arithmetic along one axis in channel blocks: keep, zero or measure the entries of chosen
 // channels. The group members of structured pruning are all edited through these functions.
 import type { TensorProto } from '../onnx/model.ts';
-import { tensorToFloat32 } from '../onnx/model.ts';
+import { tensorToFloat32, tensorToInts } from '../onnx/model.ts';
 
 /** Product of dims. */
 export function count(dims: readonly number[]): number {
@@ -84,12 +84,21 @@ export function accumulateChannelNorms(acc: Float64Array, data: Float32Array, di
 }
 
 /**
- * The float values of a weight tensor.
+ * Give a tensor a standalone copy of its raw bytes.
  * NOTE: after a decode in Node, `rawData` is a Buffer view into the whole message, and
- * Buffer#slice does not copy; giving the tensor a standalone copy first keeps tensorToFloat32
- * from reading the wrong bytes.
+ * Buffer#slice does not copy, so tensorToFloat32 and tensorToInts would read the wrong bytes.
  */
-export function floatsOf(t: TensorProto): Float32Array {
+function ownRawData(t: TensorProto): TensorProto {
   if (t.rawData && t.rawData.length > 0 && t.rawData.byteOffset !== 0) t.rawData = new Uint8Array(t.rawData);
-  return tensorToFloat32(t);
+  return t;
+}
+
+/** The float values of a weight tensor. */
+export function floatsOf(t: TensorProto): Float32Array {
+  return tensorToFloat32(ownRawData(t));
+}
+
+/** The values of an integer tensor (a Reshape shape). */
+export function intsOf(t: TensorProto): number[] {
+  return tensorToInts(ownRawData(t));
 }

@@ -1,11 +1,11 @@
 // Structured pruning: choose which channels of each dependency group to keep (uniform or global, by L1 or
 // L2 magnitude), and apply that choice to a model or to either half of a split, which really shrinks it.
 import type { GraphProto, ModelProto, TensorProto } from '../onnx/model.ts';
-import { cloneModel, constantTensors, setFloatData, tensorDims } from '../onnx/model.ts';
+import { cloneModel, constantTensors, int64Tensor, setFloatData, tensorDims } from '../onnx/model.ts';
 import { modelGraph } from '../onnx/graph.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
-import { analyzeGroups, type PruneGroup, type SkippedPart } from './groups.ts';
-import { accumulateChannelNorms, count, floatsOf, maskAxis, sliceAxis } from './slices.ts';
+import { analyzeGroups, type GroupMember, type PruneGroup, type SkippedPart } from './groups.ts';
+import { accumulateChannelNorms, count, floatsOf, intsOf, maskAxis, sliceAxis } from './slices.ts';
 
 /** Magnitude measure of a channel: L1 (sum of |w|) or L2 (root of the sum of w^2) over the group's weights. */
 export type PruneNorm = 'l1' | 'l2';
@@ -232,6 +232,27 @@ function setDepthwiseGroups(graph: GraphProto, node: string, channels: number): 
   if (a) a.i = channels;
 }
 
+/**
+ * Give one Reshape its own shape constant with the group's entry set to kept x block.
+ * NOTE: a new constant per node, because exporters share one shape constant between the Q, K and V
+ * reshapes of every block, and a global plan may keep different head counts per block.
+ */
+function setReshapeTarget(graph: GraphProto, m: GroupMember, t: TensorProto, group: PlannedGroup, source: string): void {
+  const node = graph.node.find((x) => (x.name || x.output?.[0]) === m.node);
+  if (!node?.input) return;
+  const shape = intsOf(t);
+  if (shape[m.axis] !== group.channels * m.block) {
+    throw new EdgesplitError('ERR_MODEL_INVALID',
+      `${source}: the pruning plan does not fit this model: the shape '${m.tensor}' of Reshape '${m.node}' has ${shape[m.axis]} at index ${m.axis}, the plan expects ${group.channels * m.block} (group '${group.id}').`,
+      { details: { source, tensor: m.tensor, group: group.id } });
+  }
+  shape[m.axis] = group.kept.length * m.block;
+  const name = `${m.node}/pruned_shape`;
+  graph.initializer = [...(graph.initializer ?? []).filter((x) => x.name !== name), int64Tensor(name, [shape.length], shape)];
+  node.input = node.input.map((x, i) => (i === 1 ? name : x));
+  if (!graph.node.some((x) => x.input?.includes(m.tensor))) graph.initializer = graph.initializer.filter((x) => x.name !== m.tensor);
+}
+
 function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice' | 'mask'): ModelProto {
   const out = cloneModel(model);
   const graph = modelGraph(out, source);
@@ -242,6 +263,10 @@ function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice'
     for (const m of group.members) {
       const t = weights.get(m.tensor);
       if (!t) continue;
+      if (m.role === 'shape') {
+        if (how === 'slice') setReshapeTarget(graph, m, t, group, source);
+        continue;
+      }
       const dims = tensorDims(t);
       if (dims[m.axis] !== group.channels * m.block) {
         throw new EdgesplitError('ERR_MODEL_INVALID',

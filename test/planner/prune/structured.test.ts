@@ -38,7 +38,7 @@ for (const id of ['mlp', 'cnn', 'transformer', 'mnist-mlp']) {
       const pruned = applyPruning(zoo.model, plan);
       for (const g of plan.groups) {
         const producer = g.members.find((m) => m.role === 'producer')!;
-        assert.equal(dimsOf(pruned, producer.tensor)[producer.axis], g.kept.length, `${g.id} shrinks`);
+        assert.equal(dimsOf(pruned, producer.tensor)[producer.axis], g.kept.length * producer.block, `${g.id} shrinks`);
       }
       const [a, b] = [await outputs(pruned, inputs), await outputs(maskPruning(zoo.model, plan), inputs)];
       const original = await outputs(zoo.model, inputs);
@@ -99,7 +99,7 @@ async function runHalves(head: ModelProto, tail: ModelProto, inputs: readonly Fe
   }
 }
 
-for (const [id, at] of [['mlp', 'p2'], ['cnn', 'p7'], ['cnn', 'p17'], ['transformer', 'p29']] as const) {
+for (const [id, at] of [['mlp', 'p2'], ['cnn', 'p7'], ['cnn', 'p17'], ['transformer', 'p20'], ['transformer', 'p29']] as const) {
   test(`${id} cut at ${at}: pruning then splitting gives the same halves as splitting then pruning each half with the same plan`, async () => {
     const zoo = await loadZooModel(id);
     const plan: PruningPlan = planPruning(zoo.model, { ratio: 0.5 });
@@ -150,6 +150,18 @@ test('a depthwise conv and its gate shrink with their group, and the graph still
   assert.deepEqual([dimsOf(pruned, 'd.w'), dimsOf(pruned, 'gate'), dimsOf(pruned, 'fc.w')], [[k, 1, 3, 3], [1, k, 1, 1], [2, k]]);
   const inputs = normalFeeds([1, 3, 8, 8], 2, 1);
   const [a, b] = [await outputs(pruned, inputs), await outputs(maskPruning(model, plan), inputs)];
+  a.forEach((y, i) => assert.ok(maxAbsDiff(y, b[i]!).maxDiff <= 1e-5 * maxAbsDiff(y, b[i]!).scale));
+});
+
+test('attention heads: blocks may keep different heads although they share one Reshape shape constant', async () => {
+  const zoo = await loadZooModel('transformer');
+  const base = planPruning(zoo.model, { ratio: 0 });
+  const keep: Record<string, number[]> = { 'heads:block0.attn/softmax': [0, 1, 3], 'heads:block1.attn/softmax': [2] };
+  const plan: PruningPlan = { ...base, groups: base.groups.map((g) => ({ ...g, kept: keep[g.id] ?? g.kept })) };
+  const pruned = applyPruning(zoo.model, plan);
+  assert.deepEqual([dimsOf(pruned, 'block0.attn.q.weight'), dimsOf(pruned, 'block1.attn.v.weight'), dimsOf(pruned, 'block1.attn.out.weight')], [[32, 24], [32, 8], [8, 32]]);
+  const inputs = await zoo.sampleInputs(3, 1);
+  const [a, b] = [await outputs(pruned, inputs), await outputs(maskPruning(zoo.model, plan), inputs)];
   a.forEach((y, i) => assert.ok(maxAbsDiff(y, b[i]!).maxDiff <= 1e-5 * maxAbsDiff(y, b[i]!).scale));
 });
 
