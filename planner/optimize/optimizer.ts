@@ -430,9 +430,15 @@ function axis(lo: number, hi: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
 }
 
+function geometricAxis(lo: number, hi: number, n: number): number[] {
+  if (n <= 1) return [hi];
+  return Array.from({ length: n }, (_, i) => lo * (hi / lo) ** (i / (n - 1)));
+}
+
 /**
  * Exhaustive grid search over (s, rho, p, f), the reference: every cut, `ratioSteps` ratios in
- * [0, rho_max] (or the discrete levels), `powerSteps` powers in (0, p_max] and `freqSteps`
+ * [0, rho_max] (or the discrete levels), `powerSteps` powers spaced geometrically in
+ * [1e-6 p_max, p_max] and `freqSteps`
  * frequencies in [f_min, f_max] (or the listed steps). Each point is priced with the same
  * formulas as cost.ts; the best has the least distortion, then energy, then latency.
  */
@@ -441,7 +447,9 @@ export function gridSearch(problem: PlanningProblem, resolution: GridResolution 
   const { device, channel, budgets } = problem;
   const ratios = problem.ratios.kind === 'discrete' ? [...problem.ratios.levels] : axis(0, problem.ratios.maxRatio, resolution.ratioSteps);
   const freqs = device.freqStepsHz ? [...device.freqStepsHz] : axis(device.freqMinHz, device.freqMaxHz, resolution.freqSteps);
-  const powers = axis(channel.powerMaxW / resolution.powerSteps, channel.powerMaxW, resolution.powerSteps);
+  // NOTE: powers are spaced geometrically over six decades below p_max: the least-energy power is
+  // often a tiny fraction of p_max, which a linear axis starting at p_max / n cannot represent.
+  const powers = geometricAxis(channel.powerMaxW * 1e-6, channel.powerMaxW, resolution.powerSteps);
   const rates = powers.map((p) => rateBitPerS(p, channel.bandwidthHz, model.gain, channel.noiseDensityWPerHz));
   const Tmax = budgets.latencyS;
   const Emax = budgets.energyJ;

@@ -326,27 +326,25 @@ function readProblem(r: FieldReader, json: unknown): PlanningProblem | undefined
   }
 
   const cutsRaw = r.array(json.cuts, 'cuts');
-  const cuts: Cut[] = [];
-  cutsRaw?.forEach((c, i) => {
-    const cut = readCut(r, c, `cuts[${i}]`);
-    if (cut) cuts.push(cut);
-  });
-  if (cutsRaw && cuts.length === cutsRaw.length) {
-    if (cuts.length < 2) r.problem('cuts', `expected at least 2 cuts (s = 0, everything on the server, and s = L, everything on the device), got ${cuts.length}`);
+  const parsed = (cutsRaw ?? []).map((c, i) => readCut(r, c, `cuts[${i}]`));
+  const cuts = parsed.filter((c): c is Cut => c !== undefined);
+  if (cutsRaw) {
+    const last = parsed.length - 1;
+    if (parsed.length < 2) r.problem('cuts', `expected at least 2 cuts (s = 0, everything on the server, and s = L, everything on the device), got ${parsed.length}`);
     else {
-      if (cuts[0]!.points.some((p) => p.headFlops !== 0)) r.problem('cuts[0].points', 'expected headFlops 0 in every point: cuts[0] is s = 0, everything on the server (its crossingBytes is the input\'s size)');
-      const last = cuts.length - 1;
-      if (cuts[last]!.points.some((p) => p.tailFlops !== 0)) r.problem(`cuts[${last}].points`, `expected tailFlops 0 in every point: the last cut is s = L, everything on the device`);
+      if (parsed[0]?.points.some((p) => p.headFlops !== 0)) r.problem('cuts[0].points', 'expected headFlops 0 in every point: cuts[0] is s = 0, everything on the server (its crossingBytes is the input\'s size)');
+      if (parsed[last]?.points.some((p) => p.tailFlops !== 0)) r.problem(`cuts[${last}].points`, 'expected tailFlops 0 in every point: the last cut is s = L, everything on the device');
     }
     const seen = new Set<string>();
-    cuts.forEach((c, i) => {
+    parsed.forEach((c, i) => {
+      if (!c) return;
       if (seen.has(c.id)) r.problem(`cuts[${i}].id`, `expected unique cut ids, got "${c.id}" twice`);
       seen.add(c.id);
     });
     const rhoMax = ratios ? (ratios.kind === 'continuous' ? ratios.maxRatio : ratios.levels[ratios.levels.length - 1]) : undefined;
     if (rhoMax !== undefined) {
-      cuts.forEach((c, i) => {
-        if (c.points.length === 1 && c.prunableShare * rhoMax >= 1) r.problem(`cuts[${i}].prunableShare`, `expected prunableShare * max ratio < 1 (nothing would be left), got ${c.prunableShare} * ${rhoMax}`);
+      parsed.forEach((c, i) => {
+        if (c && c.points.length === 1 && c.prunableShare * rhoMax >= 1) r.problem(`cuts[${i}].prunableShare`, `expected prunableShare * max ratio < 1 (nothing would be left), got ${c.prunableShare} * ${rhoMax}`);
       });
       if (distortion?.model === 'table') {
         const lastPt = distortion.points[distortion.points.length - 1]!;
