@@ -1,0 +1,58 @@
+// Benchmark of `edgesplit plan` on the PP-OCRv4 recogniser: the whole process's wall time (median of a few
+// runs) and the time of each phase of `plan(config)`. Writes the 'plan' section of docs/benchmarks.md.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median, table, writeSection } from './results.ts';
+import { plan, type PlanResult } from '../planner/plan/index.ts';
+
+const RUNS = Number(process.env.BENCH_PLAN_RUNS ?? 3);
+const MODEL = 'ppocr-rec';
+const ARGS = ['--device', 'rpi4', '--channel', 'wifi', '--latency', '300ms', '--energy', '2J'];
+const BIN = fileURLToPath(new URL('../bin/edgesplit.js', import.meta.url));
+
+const dir = await mkdtemp(join(tmpdir(), 'edgesplit-bench-plan-'));
+const wallMs: number[] = [];
+for (let i = 0; i < RUNS; i++) {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [BIN, 'plan', MODEL, ...ARGS, '--out', join(dir, `cli-${i}`), '--json'], { encoding: 'utf8' });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`edgesplit plan exited ${r.status}: ${r.stderr}`);
+  wallMs.push(ms);
+  process.stderr.write(`bench plan: process run ${i + 1}/${RUNS}: ${(ms / 1e3).toFixed(1)} s\n`);
+}
+
+const results: PlanResult[] = [];
+for (let i = 0; i < RUNS; i++) {
+  results.push(await plan({ model: MODEL, device: 'rpi4', channel: 'wifi', budgets: { latency: '300ms', energy: '2J' }, out: join(dir, `api-${i}`) }));
+  process.stderr.write(`bench plan: in-process run ${i + 1}/${RUNS}: ${(results.at(-1)!.timingsMs.total / 1e3).toFixed(1)} s\n`);
+}
+await rm(dir, { recursive: true, force: true });
+
+const last = results.at(-1)!;
+const phases: Array<[string, keyof PlanResult['timingsMs'], string]> = [
+  ['load', 'load', 'read the model, profiles; Lipschitz Gamma (chain models only)'],
+  ['analyse', 'analyse', `shapes, FLOPs and ${last.problem.problem.cuts.length} cut points of the unpruned model`],
+  ['prune levels', 'prune', `structured pruning at ${last.problem.levels.slice(1).map((l) => l.ratio).join(', ')} and re-analysis of each`],
+  ['optimise', 'optimise', `${last.problem.problem.cuts.length} cuts x ${last.problem.levels.length} levels, bisection and convex inner problem`],
+  ['emit', 'emit', 'split the pruned model, analyse both halves, reprice'],
+  ['verify', 'verify', `head + tail against the pruned and unpruned model on 32 inputs, and accuracy on 32 labelled lines`],
+  ['total', 'total', 'plan(config) in process'],
+];
+const rows = phases.map(([name, key, what]) => [name, (median(results.map((r) => r.timingsMs[key])) / 1e3).toFixed(2), what]);
+const md = [
+  `\`edgesplit plan ${MODEL} ${ARGS.join(' ')} --out DIR\` on the PP-OCRv4 recogniser (${last.problem.problem.cuts.length} cut points, levels ${last.problem.levels.map((l) => l.ratio).join(', ')}).`,
+  '',
+  `Whole process (node bin/edgesplit.js, ONNX Runtime start-up included): median **${(median(wallMs) / 1e3).toFixed(1)} s** over ${RUNS} runs (${wallMs.map((m) => (m / 1e3).toFixed(1)).join(', ')} s).`,
+  '',
+  `Phases of \`plan(config)\` in process, median of ${RUNS} runs:`,
+  '',
+  table(['phase', 'seconds', 'what it does'], rows),
+  '',
+  `Decision: cut ${last.plan.split.cutId}, ratio ${last.decision.ratio}, ${(last.decision.powerW * 1e3).toPrecision(3)} mW, ${(last.decision.freqHz / 1e9).toPrecision(3)} GHz; predicted ${last.plan.predicted.latencyMs.total} ms and ${last.plan.predicted.energyJ.total} J; characters correct ${last.plan.distortion.accuracy ? (last.plan.distortion.accuracy.plan * 100).toFixed(1) + '%' : 'n/a'}.`,
+  'Run with `npm run bench:plan` (BENCH_PLAN_RUNS sets the number of runs).',
+].join('\n');
+await writeSection('plan', md);
+process.stdout.write(md + '\n');
