@@ -397,22 +397,25 @@ export function diagnose(model: CostModel, cutIndices: readonly number[]): Infea
   const E = formatSi(budgets.energyJ, 'J');
   const M = formatSi(model.memoryLimitBytes, 'B');
   const parts: string[] = [];
-  const latencyNote = `the least latency, at ratio ${rhoMax}, f_max and p_max, is ${formatSi(fastest.latencyS, 's')} at cut ${id(fastest.i)}`;
+  const single = cutIndices.length === 1 ? id(cutIndices[0]!) : null;
+  const noCutFits = single ? `cut ${single} does not fit` : 'no cut fits';
+  const noCutMeets = single ? `cut ${single} does not meet` : 'no cut meets';
+  const latencyNote = `the least latency, at ratio ${rhoMax}, f_max and p_max, is ${formatSi(fastest.latencyS, 's')}${single ? '' : ` at cut ${id(fastest.i)}`}`;
   const energyNote = cheapest
-    ? `the least energy within ${T} is ${formatSi(cheapest.inner.energyJ, 'J')} at cut ${id(cheapest.i)} (ratio ${rhoMax})`
-    : `no cut meets the latency budget ${T}, so no energy can be had within it`;
+    ? `the least energy within ${T} is ${formatSi(cheapest.inner.energyJ, 'J')}${single ? '' : ` at cut ${id(cheapest.i)}`} (ratio ${rhoMax})`
+    : `the latency budget ${T} cannot be met, so no energy can be had within it`;
   if (!memoryAlone) {
     const smallest = rows.reduce((x, y) => (y.q.memoryBytes < x.q.memoryBytes ? y : x));
-    parts.push(`no cut fits the memory budget ${M}: the smallest device half, at ratio ${rhoMax}, needs ${formatSi(smallest.q.memoryBytes, 'B')} (cut ${id(smallest.i)})`);
+    parts.push(`${noCutFits} the memory budget ${M}: the smallest device half, at ratio ${rhoMax}, needs ${formatSi(smallest.q.memoryBytes, 'B')}${single ? '' : ` (cut ${id(smallest.i)})`}`);
   }
-  if (!latencyAlone) parts.push(`no cut meets the latency budget ${T}: ${latencyNote}`);
+  if (!latencyAlone) parts.push(`${noCutMeets} the latency budget ${T}: ${latencyNote}`);
   if (!energyAlone) {
     const lowest = rows.reduce((x, y) => (y.energyFloorJ < x.energyFloorJ ? y : x));
-    parts.push(`no cut meets the energy budget ${E} even without a deadline: at least ${formatSi(lowest.energyFloorJ, 'J')} (cut ${id(lowest.i)})`);
+    parts.push(`${noCutMeets} the energy budget ${E} even without a deadline: at least ${formatSi(lowest.energyFloorJ, 'J')}${single ? '' : ` (cut ${id(lowest.i)})`}`);
   }
   if (memoryAlone && latencyAlone && energyAlone) {
     if (violated.includes('memory')) parts.push(`no cut that fits the memory budget ${M} meets the latency budget ${T}: ${latencyNote}`);
-    else parts.push(`no cut meets the energy budget ${E} within the latency budget ${T}: ${energyNote}`);
+    else parts.push(`${noCutMeets} the energy budget ${E} within the latency budget ${T}: ${energyNote}`);
   }
   const advice = `Loosen the ${violated.join(' or ')} budget${violated.length > 1 ? 's' : ''}, allow a larger pruning ratio, or pick a faster device or channel.`;
   return {

@@ -162,6 +162,13 @@ test('infeasible budgets name the budget that cannot be met, with the least late
   assert.match(memory.infeasibility.message, /no cut that fits the memory budget 1 kB meets the latency budget 100 ms/);
 });
 
+test('a fixed split that cannot make it names its cut', () => {
+  const r = fixedSplit(EXAMPLE, 4);
+  assert.ok(!r.feasible);
+  assert.deepEqual(r.infeasibility.violated, ['latency']);
+  assert.match(r.infeasibility.message, /^cut 'block3' does not meet the latency budget 100 ms: the least latency, at ratio 0\.7, f_max and p_max, is 11\d ms\./);
+});
+
 test('BAD CALL - optimizeOrThrow raises ERR_INFEASIBLE with the diagnosis', () => {
   rejects(() => optimizeOrThrow({ ...EXAMPLE, budgets: { ...EXAMPLE.budgets, latencyS: 0.001 } }), 'ERR_INFEASIBLE', 'no cut meets the latency budget 1 ms', 'Loosen the latency budget');
 });
