@@ -30,6 +30,9 @@ export const SERIES_COLOURS: Readonly<Record<string, string>> = Object.freeze({
   'device FLOP share': '#3182bd',
   'pruning ratio': '#e6550d',
   'crossing tensor size': '#636363',
+  'B = 5 MHz': '#fd8d3c',
+  'B = 10 MHz': '#d62728',
+  'B = 20 MHz': '#7b4173',
 });
 
 /** Colours of fixed splits ("fixed s=K"), by K modulo the table's length: earthy, never a scheme's colour. */
@@ -50,6 +53,21 @@ export function seriesColour(series: string): string {
   let h = 0;
   for (let i = 0; i < series.length; i++) h = (Math.imul(h, 31) + series.charCodeAt(i)) >>> 0;
   return OTHER_COLOURS[h % OTHER_COLOURS.length]!;
+}
+
+/** Marker shapes of the schemes; any other series gets one by a hash of its name, so it keeps it across plots. */
+const SCHEME_SHAPES: Readonly<Record<string, string>> = Object.freeze({
+  'joint': 'circle', 'on-device': 'square', 'on-server': 'triangle-up', 'split-only': 'cross', 'grid': 'diamond', 'planned alone': 'square',
+});
+const OTHER_SHAPES: readonly string[] = Object.freeze(['circle', 'square', 'triangle-up', 'cross', 'diamond', 'triangle-down', 'triangle-left', 'triangle-right']);
+
+/** The marker shape of a series, the same in every plot. */
+export function seriesShape(series: string): string {
+  const fixed = SCHEME_SHAPES[series];
+  if (fixed !== undefined) return fixed;
+  let h = 7;
+  for (let i = 0; i < series.length; i++) h = (Math.imul(h, 131) + series.charCodeAt(i)) >>> 0;
+  return OTHER_SHAPES[h % OTHER_SHAPES.length]!;
 }
 
 /** Plot area in pixels (the SVG adds axes, title and legend around it). */
@@ -90,6 +108,25 @@ function scaleOf(axis: PlotSpec['x'], isY: boolean): Record<string, unknown> {
 
 const COLOUR_FIELD = '__colour';
 
+/**
+ * Break a title into lines of at most `width` characters at spaces. NOTE: without a canvas, vega
+ * estimates text widths generously, and a long title or y-axis title would widen or heighten the
+ * whole SVG; wrapping keeps every plot the same size.
+ */
+export function wrapTitle(text: string, width: number): string | string[] {
+  if (text.length <= width) return text;
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
 /** A five-pointed star (SVG path in the unit square) that marks optima; no series uses it. */
 const STAR_PATH = 'M0,-1L0.2245,-0.309L0.951,-0.309L0.363,0.118L0.588,0.809L0,0.382L-0.588,0.809L-0.363,0.118L-0.951,-0.309L-0.2245,-0.309Z';
 
@@ -106,8 +143,8 @@ export function toVegaLite(plot: PlotSpec): TopLevelSpec {
   // the band and line layers read each row's colour from a field, so no second legend appears.
   const noLegend = { field: COLOUR_FIELD, type: 'nominal', scale: null, legend: null };
   const detail = { field: plot.seriesField, type: 'nominal' };
-  const x = { field: plot.x.field, type: 'quantitative', title: plot.x.title, scale: scaleOf(plot.x, false), axis: { grid: true, tickCount: 8 } };
-  const y = { field: plot.y.field, type: 'quantitative', title: plot.y.title, scale: scaleOf(plot.y, true), axis: { grid: true, tickCount: 6 } };
+  const x = { field: plot.x.field, type: 'quantitative', title: wrapTitle(plot.x.title, 80), scale: scaleOf(plot.x, false), axis: { grid: true, tickCount: 8 } };
+  const y = { field: plot.y.field, type: 'quantitative', title: wrapTitle(plot.y.title, 40), scale: scaleOf(plot.y, true), axis: { grid: true, tickCount: 6 } };
   const dashed = new Set(plot.dashed ?? []);
   const layers: unknown[] = [];
   if (plot.band) {
@@ -137,7 +174,7 @@ export function toVegaLite(plot: PlotSpec): TopLevelSpec {
   }
   layers.push({
     mark: { type: 'point', filled: true, size: plot.lines === false ? 45 : 38, opacity: 0.9 },
-    encoding: { x, y, color: colour, shape: { field: plot.seriesField, type: 'nominal', title: null, scale: { domain: series }, legend: colour.legend } },
+    encoding: { x, y, color: colour, shape: { field: plot.seriesField, type: 'nominal', title: null, scale: { domain: series, range: series.map(seriesShape) }, legend: colour.legend } },
   });
   const markers = (plot.markers ?? []).filter((m) => isNum(m.x) && isNum(m.y));
   if (markers.length > 0) {
@@ -157,7 +194,7 @@ export function toVegaLite(plot: PlotSpec): TopLevelSpec {
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: plot.title, fontSize: 14, anchor: 'start' },
+    title: { text: wrapTitle(plot.title, 62), fontSize: 14, anchor: 'start' },
     width: PLOT_WIDTH_PX,
     height: PLOT_HEIGHT_PX,
     background: 'white',

@@ -4,11 +4,13 @@ import type { Scenario, ScenarioConfig } from '../scenario.ts';
 import { accuracyScenario } from './accuracy.ts';
 import { energyBudgetScenario, latencyBudgetScenario } from './budgets.ts';
 import { splitPointScenario } from './split-point.ts';
+import { channelScenario } from './channel.ts';
 
 /** Every scenario, in report order. */
 export const SCENARIOS: readonly Scenario[] = Object.freeze([
   latencyBudgetScenario,
   energyBudgetScenario,
   splitPointScenario,
+  channelScenario,
   accuracyScenario,
 ] as unknown as Scenario<ScenarioConfig>[]);
