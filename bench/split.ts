@@ -1,6 +1,7 @@
 // Benchmark of the ONNX toolkit on the real PP-OCR models: time to load, analyse, and split at every cut
 // point (and to encode both halves). Writes the `split` section of docs/benchmarks.md.
 import { stat } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { encodeModel, loadModel } from '../planner/onnx/model.ts';
 import { indexGraph, modelGraph } from '../planner/onnx/graph.ts';
@@ -31,6 +32,7 @@ async function medianMs(runs: number, fn: () => Promise<unknown> | unknown): Pro
 
 const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
+const loadBefore = loadavg()[0]!;
 const rows: string[][] = [];
 const details: string[] = [];
 for (const m of MODELS) {
@@ -62,7 +64,7 @@ for (const m of MODELS) {
     m.label, `${(bytes / 1e6).toFixed(1)} MB`, String(analysis.totals.nodes), String(analysis.cuts.length),
     fmt(loadMs), fmt(analyseMs), fmt(median(splitPerCut)), fmt(Math.max(...splitPerCut)), fmt(splitTotal), fmt(median(encodePerCut)), fmt(splitTotal + encodeTotal),
   ]);
-  details.push(`- ${m.label} at x=${m.shape.join(',')}: analysis = graph index ${fmt(indexMs)} ms + shape inference in ONNX Runtime ${fmt(shapesMs)} ms (one session, one run per dynamic input dim plus one) + FLOPs and cut points; ${analysis.cuts.length} cut points with at most ${analysis.maxCrossing} crossing activations.`);
+  details.push(`- ${m.label} at x=${m.shape.join(',')}: analysis = graph index ${fmt(indexMs)} ms + shape inference in ONNX Runtime ${fmt(shapesMs)} ms (one session: a run at this shape and one with the dynamic input dims doubled) + FLOPs and cut points; ${analysis.cuts.length} cut points with at most ${analysis.maxCrossing} crossing activations.`);
   process.stderr.write(`${m.label}: load ${fmt(loadMs)} ms, analyse ${fmt(analyseMs)} ms, split all ${analysis.cuts.length} cuts ${fmt(splitTotal)} ms\n`);
 }
 
@@ -74,4 +76,5 @@ await writeSection('split', [
   table(['model', 'file', 'compute nodes', 'cut points', 'load ms', 'analyse ms', 'split ms (median cut)', 'split ms (slowest cut)', 'split all cuts ms', 'encode ms (median cut)', 'split + encode all cuts ms'], rows),
   '',
   ...details,
+  `- 1-minute load average ${loadBefore.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end of the run: times above a load of about 2 on this 2-core machine include waiting for a core.`,
 ].join('\n'));
