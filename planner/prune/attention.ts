@@ -122,7 +122,7 @@ export function findAttentionHeads(index: GraphIndex): AttentionMatch[] {
       { tensor: out.input[1]!, axis: 0, block: hd, role: 'consumer', node: nameOf(out) },
     ];
     matches.push({
-      group: { id: `heads:${nameOf(softmax)}`, channels: q.heads, members, activations: [...q.acts, ...k.acts, ...v.acts, ...acts], producers: [q.node, k.node, v.node] },
+      group: { id: `heads:${nameOf(softmax)}`, kind: 'heads', channels: q.heads, members, activations: [...q.acts, ...k.acts, ...v.acts, ...acts], producers: [q.node, k.node, v.node] },
       projections: [q.node, k.node, v.node],
     });
   }

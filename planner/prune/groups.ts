@@ -41,7 +41,9 @@ export interface GroupActivation {
 export interface PruneGroup {
   /** Stable id: `channels:` and the name of the group's first producing node. */
   id: string;
-  /** Channels of the group before pruning. */
+  /** `channels` of a layer (neurons, conv channels) or whole attention `heads`. */
+  kind: 'channels' | 'heads';
+  /** Channels (or heads) of the group before pruning. */
   channels: number;
   members: GroupMember[];
   activations: GroupActivation[];
@@ -349,7 +351,7 @@ export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysi
       skipped.push({ producers: d.producers, channels: d.channels, reason: [...new Set(d.reasons)].join('; ') });
       return;
     }
-    groups.push({ id: `channels:${d.producers[0]}`, channels: d.channels, members: d.members, activations: d.activations, producers: d.producers });
+    groups.push({ id: `channels:${d.producers[0]}`, kind: 'channels', channels: d.channels, members: d.members, activations: d.activations, producers: d.producers });
   });
   groups.push(...attention.map((m) => m.group));
   return { groups, skipped };

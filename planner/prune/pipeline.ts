@@ -17,6 +17,8 @@ export interface PruneJob {
   norm?: PruneNorm;
   /** `global` ranks across groups (structured) or uses one threshold over all layers (unstructured). */
   scope?: PruneScope;
+  /** Keep a multiple of this many channels per channel group (structured only; default 1). */
+  roundTo?: number;
   /** Re-fit the layers after removed channels on `calibration` (structured only). */
   refit?: boolean;
   calibration: readonly Feeds[];
@@ -91,7 +93,7 @@ export async function runPruneJob(model: ModelProto, job: PruneJob): Promise<Pru
   let achievedRatio: number;
   let refit: RefitLayer[] | undefined;
   if (job.mode === 'structured') {
-    plan = planPruning(model, { ratio: job.ratio, norm: job.norm ?? 'l2', scope: job.scope ?? 'uniform' }, source);
+    plan = planPruning(model, { ratio: job.ratio, norm: job.norm ?? 'l2', scope: job.scope ?? 'uniform', roundTo: job.roundTo ?? 1 }, source);
     pruned = applyPruning(model, plan, source);
     if (job.refit) {
       const r = await refitPruned(model, pruned, plan, job.calibration);

@@ -81,6 +81,8 @@ export interface DistortionTableOptions {
   mode?: 'structured' | 'unstructured';
   norm?: PruneNorm;
   scope?: PruneScope;
+  /** Keep a multiple of this many channels per channel group (structured only; default 1). */
+  roundTo?: number;
   /** Inputs to re-fit on (structured only; no re-fit without them). */
   refitInputs?: readonly Feeds[];
   /** Inputs to measure output distortion and agreement on (keep them apart from `refitInputs`). */
@@ -121,7 +123,7 @@ export async function distortionTable(model: ModelProto, options: DistortionTabl
     let plan: PruningPlan | undefined;
     let achievedRatio: number;
     if (mode === 'structured') {
-      plan = planPruning(model, { ratio, norm: options.norm ?? 'l2', scope: options.scope ?? 'uniform' }, source);
+      plan = planPruning(model, { ratio, norm: options.norm ?? 'l2', scope: options.scope ?? 'uniform', roundTo: options.roundTo ?? 1 }, source);
       pruned = applyPruning(model, plan, source);
       if (options.refitInputs && options.refitInputs.length > 0 && ratio > 0) pruned = (await refitPruned(model, pruned, plan, options.refitInputs)).model;
       achievedRatio = plan.achievedRatio;

@@ -165,6 +165,17 @@ test('attention heads: blocks may keep different heads although they share one R
   a.forEach((y, i) => assert.ok(maxAbsDiff(y, b[i]!).maxDiff <= 1e-5 * maxAbsDiff(y, b[i]!).scale));
 });
 
+test('roundTo keeps a multiple of that many channels in each channel group and leaves head counts free', async () => {
+  const { model } = await loadZooModel('transformer');
+  for (const scope of ['uniform', 'global'] as const) {
+    const plan = planPruning(model, { ratio: 0.25, roundTo: 8, scope });
+    for (const g of plan.groups) if (g.kind === 'channels') assert.equal(g.kept.length % 8, 0, `${scope} ${g.id}: ${g.kept.length}`);
+    assert.ok(plan.groups.some((g) => g.kind === 'heads' && g.kept.length % 2 === 1), 'an odd head count is allowed');
+    assert.ok(Math.abs(plan.achievedRatio - 0.25) < 0.03, `${scope}: ${plan.achievedRatio}`);
+  }
+  assert.throws(() => planPruning(model, { ratio: 0.4, roundTo: 0 }), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_USAGE' && /'roundTo' must be an integer >= 1, got 0/.test(e.message));
+});
+
 test('BAD CALL - ratio outside [0, 1) is ERR_PRUNE_RATIO', () => {
   for (const ratio of [1, -0.1, Number.NaN, 1.5]) {
     assert.throws(() => planPruning(tinyChain(), { ratio }), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_PRUNE_RATIO' && /'ratio' is out of range \[0, 1\), got /.test(e.message));
