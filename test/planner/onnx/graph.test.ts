@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { floatTensor, int64Tensor, makeModel, makeNode, makeValueInfo, type NodeProto } from '../../../planner/onnx/model.ts';
-import { indexGraph, modelGraph, weightRoots } from '../../../planner/onnx/graph.ts';
+import { indexGraph, modelGraph, nodeInputs, weightRoots } from '../../../planner/onnx/graph.ts';
+import { onnx } from '../../../planner/onnx/proto.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
 
 function graphOf(nodes: NodeProto[], outputs = ['y']) {
@@ -88,4 +89,20 @@ test('BAD CALL - a tensor produced twice, or an output nobody produces, is ERR_M
     assert.match(e.message, /graph output 'z' is produced by no node/);
     return true;
   });
+});
+
+test('a control-flow node depends on the outer tensors its subgraphs read', () => {
+  const branch = (name: string, op: string) => onnx.GraphProto.create({
+    name, node: [makeNode(op, ['late'], [`${name}_out`])], input: [], output: [makeValueInfo(`${name}_out`, 'float32', ['batch', 4])],
+  });
+  const cond = makeNode('Constant', [], ['cond'], { value: onnx.TensorProto.create({ name: 'cond', dims: [], dataType: 9, rawData: new Uint8Array([1]) }) });
+  const branchy = makeNode('If', ['cond'], ['y'], {}, 'branchy');
+  branchy.attribute = [
+    onnx.AttributeProto.create({ name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('then', 'Relu') }),
+    onnx.AttributeProto.create({ name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('else', 'Neg') }),
+  ];
+  assert.deepEqual(nodeInputs(branchy), ['cond', 'late']);
+  const index = indexGraph(graphOf([branchy, cond, makeNode('Sigmoid', ['x'], ['late'])]));
+  assert.deepEqual(index.nodes.map((n) => n.opType), ['Constant', 'Sigmoid', 'If']);
+  assert.equal(index.kind.get('y'), 'activation');
 });
