@@ -1,0 +1,200 @@
+// Benchmark of split inference end to end: the device runtime (this process) against `edgesplit serve` (a
+// child process) on loopback, beside the ONNX Runtime time of the two halves alone, and the bytes each request
+// puts on the wire beside the raw tensor bytes. Writes the 'e2e' section of docs/benchmarks.md.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { loadZooModel } from '../planner/zoo/index.ts';
+import { analyzeModel } from '../planner/onnx/analyze.ts';
+import { splitModel } from '../planner/onnx/split.ts';
+import { encodeModel } from '../planner/onnx/model.ts';
+import { DeviceRuntime, nodeBackend, type InferResult } from '../device-runtime/index.ts';
+import type { DeviceTensors } from '../device-runtime/backend.ts';
+import { byteLength } from '../shared/dtypes.ts';
+import { PLAN_SCHEMA_VERSION, type PlanManifest } from '../shared/plan.ts';
+import { encodeFrame, wireTensor } from '../shared/protocol.ts';
+import { median, table, writeSection } from './results.ts';
+
+/** Models, where to cut them (share of the way through the cut list, as bench/server.ts does), and requests per run. */
+const CASES = [
+  { id: 'ppocr-rec', depth: 0.3, requests: 150, warmup: 10 },
+  { id: 'mnist-mlp', depth: 0.5, requests: 2000, warmup: 100 },
+] as const;
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+interface Prepared {
+  label: string;
+  planDir: string;
+  plan: PlanManifest;
+  head: Uint8Array;
+  tail: Uint8Array;
+  inputs: DeviceTensors[];
+}
+
+/** Split a zoo model at `depth` of its cut points and write a plan directory. */
+async function prepare(id: string, depth: number): Promise<Prepared> {
+  const zoo = await loadZooModel(id);
+  const analysis = await analyzeModel(zoo.model, { inputShapes: zoo.inputShapes, source: id });
+  const cut = analysis.cuts[Math.round(depth * (analysis.cuts.length - 1))]!;
+  const { head, tail, crossing } = splitModel(zoo.model, cut, analysis);
+  const headBytes = encodeModel(head);
+  const tailBytes = encodeModel(tail);
+  const spec = (t: { name: string; dtype: PlanManifest['split']['crossing'][number]['dtype']; dims: number[] }): PlanManifest['split']['crossing'][number] => ({ name: t.name, dtype: t.dtype, dims: [...t.dims] });
+  const plan: PlanManifest = {
+    schemaVersion: PLAN_SCHEMA_VERSION, planId: `${id}-${cut.id}`, model: { id },
+    split: { cutIndex: cut.index, cutId: cut.id, crossing: crossing.map(spec) },
+    device: { file: 'device.onnx', sha256: sha256(headBytes), inputs: analysis.inputs.map(spec) },
+    server: { file: 'server.onnx', sha256: sha256(tailBytes), outputs: analysis.outputs.map(spec) },
+  };
+  const planDir = await mkdtemp(join(tmpdir(), `edgesplit-bench-e2e-${id}-`));
+  await writeFile(join(planDir, 'device.onnx'), headBytes);
+  await writeFile(join(planDir, 'server.onnx'), tailBytes);
+  await writeFile(join(planDir, 'plan.json'), JSON.stringify(plan, null, 2));
+  const inputs = (await zoo.sampleInputs(8, 1)).map((feeds) => Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dtype: t.dtype, dims: t.dims, data: t.data }])));
+  return { label: `${id} at ${cut.id} (${Math.round(depth * 100)}% of ${analysis.cuts.length} cuts)`, planDir, plan, head: headBytes, tail: tailBytes, inputs };
+}
+
+/** Start `edgesplit serve` with one session in a child process; resolves with its URL and a stop function. */
+async function serve(planDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const bin = fileURLToPath(new URL('../bin/edgesplit.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, 'serve', '--plan', planDir, '--port', '0', '--workers', '1', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) {
+        const parsed: unknown = JSON.parse(line);
+        if (typeof parsed === 'object' && parsed !== null && 'url' in parsed && typeof parsed.url === 'string') resolve(parsed.url);
+        else reject(new Error(`unexpected first line from edgesplit serve: ${line}`));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`edgesplit serve exited with ${code}`)));
+  });
+  return {
+    url,
+    stop: () => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** Median round trip of `upBytes` out and `downBytes` back over a bare ws connection on loopback: the link's floor. */
+async function bareRoundTripMs(upBytes: number, downBytes: number, runs: number): Promise<number> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 1 << 28 });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  const down = new Uint8Array(downBytes);
+  wss.on('connection', (s) => s.on('message', () => s.send(down)));
+  const ws = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { perMessageDeflate: false, maxPayload: 1 << 28 });
+  await new Promise((resolve) => ws.once('open', resolve));
+  const up = new Uint8Array(upBytes);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      ws.once('message', () => resolve());
+      ws.send(up);
+    });
+    times.push(performance.now() - t0);
+  }
+  ws.terminate();
+  await new Promise((resolve) => wss.close(resolve));
+  return median(times);
+}
+
+const fmtMs = (v: number): string => (v < 1 ? v.toFixed(3) : v.toFixed(2));
+
+const loadBefore = loadavg()[0]!;
+const latencyRows: Array<Array<string | number>> = [];
+const breakdownRows: Array<Array<string | number>> = [];
+const wireRows: Array<Array<string | number>> = [];
+for (const c of CASES) {
+  process.stderr.write(`bench:e2e ${c.id} at ${c.depth * 100}% ...\n`);
+  const p = await prepare(c.id, c.depth);
+  const server = await serve(p.planDir);
+  const backend = nodeBackend({ threads: 1 });
+  const headSession = await backend.createSession(p.head);
+  const tailSession = await backend.createSession(p.tail);
+  const rt = await DeviceRuntime.open(p.planDir, { server: server.url });
+  try {
+    // The two halves alone in ONNX Runtime, and the split inference, interleaved request by request.
+    const headMs: number[] = [];
+    const tailMs: number[] = [];
+    const results: InferResult[] = [];
+    for (let i = 0; i < c.warmup + c.requests; i++) {
+      const inputs = p.inputs[i % p.inputs.length]!;
+      let t0 = performance.now();
+      const crossing = await headSession.run(inputs);
+      const h = performance.now() - t0;
+      t0 = performance.now();
+      await tailSession.run(Object.fromEntries(p.plan.split.crossing.map((s) => [s.name, crossing[s.name]!])));
+      const t = performance.now() - t0;
+      const r = await rt.infer(inputs);
+      if (i >= c.warmup) {
+        headMs.push(h);
+        tailMs.push(t);
+        results.push(r);
+      }
+    }
+    const ortMs = median(headMs) + median(tailMs);
+    const totalMs = median(results.map((r) => r.timing.totalMs));
+    const field = (k: 'deviceMs' | 'encodeMs' | 'networkMs' | 'decodeMs' | 'serverRunMs' | 'serverQueueMs'): number => median(results.map((r) => r.timing[k] ?? 0));
+    const ownMs = median(results.map((r) => r.timing.encodeMs + r.timing.decodeMs));
+    latencyRows.push([p.label, c.requests, fmtMs(median(headMs)), fmtMs(median(tailMs)), fmtMs(ortMs), fmtMs(totalMs), fmtMs(totalMs - ortMs), `${(((totalMs - ortMs) / ortMs) * 100).toFixed(1)}%`, `${fmtMs(ownMs)} (${((ownMs / ortMs) * 100).toFixed(1)}%)`]);
+    breakdownRows.push([p.label, fmtMs(field('deviceMs')), fmtMs(field('encodeMs')), fmtMs(field('networkMs')), fmtMs(field('serverRunMs')), fmtMs(field('serverQueueMs')), fmtMs(field('networkMs') - field('serverRunMs') - field('serverQueueMs')), fmtMs(field('decodeMs'))]);
+
+    // Bytes: the same frames the runtimes exchange, encoded here from one request's real tensors.
+    const crossing = await headSession.run(p.inputs[0]!);
+    const last = results[results.length - 1]!;
+    const inferFrame = encodeFrame({ type: 'infer', requestId: results.length, tensors: p.plan.split.crossing.map((s) => wireTensor(s.name, s.dtype, crossing[s.name]!.dims, crossing[s.name]!.data)), sentAt: Date.now() });
+    const resultFrame = encodeFrame({ type: 'result', requestId: results.length, tensors: p.plan.server.outputs.map((s) => wireTensor(s.name, s.dtype, last.outputs[s.name]!.dims, last.outputs[s.name]!.data)), timing: { queueMs: 0.01, runMs: 12.34 } });
+    const rawCrossing = p.plan.split.crossing.reduce((n, s) => n + byteLength(s.dtype, s.dims), 0);
+    const rawOutputs = p.plan.server.outputs.reduce((n, s) => n + byteLength(s.dtype, s.dims), 0);
+    const pct = (frame: number, raw: number): string => `+${frame - raw} B (${(((frame - raw) / raw) * 100).toFixed(2)}%)`;
+    wireRows.push([p.label, rawCrossing, inferFrame.byteLength, pct(inferFrame.byteLength, rawCrossing), rawOutputs, resultFrame.byteLength, pct(resultFrame.byteLength, rawOutputs)]);
+    const floorMs = await bareRoundTripMs(inferFrame.byteLength, resultFrame.byteLength, Math.min(c.requests, 500));
+    breakdownRows[breakdownRows.length - 1]!.push(fmtMs(floorMs));
+  } finally {
+    await rt.close();
+    await headSession.release();
+    await tailSession.release();
+    await server.stop();
+    await rm(p.planDir, { recursive: true, force: true });
+  }
+}
+
+const loadAfter = loadavg()[0]!;
+const markdown = `## End to end: split inference over WebSocket (\`npm run bench:e2e\`)
+
+The device runtime (\`DeviceRuntime\`, onnxruntime-node, 1 thread) in this process against \`edgesplit serve --workers 1\` in a
+child process, on loopback, one request at a time. In the same loop, request by request, the device half and the
+server half run alone in ONNX Runtime (1 thread each, same process): their medians summed are "ORT alone".
+"Overhead" is everything the split adds on top: building and msgpack-encoding the frame, the WebSocket on loopback
+(both ways), the server's queue and its hop to the worker thread that runs the session, and decoding the result.
+The machine's 1-minute load average was ${loadBefore.toFixed(1)} before and ${loadAfter.toFixed(1)} after the run: other work on the same cores
+inflates the link and hand-over times more than the ONNX Runtime times.
+
+${table(['model and cut', 'requests', 'ORT device half (ms)', 'ORT server half (ms)', 'ORT alone (ms)', 'end to end (ms)', 'overhead (ms)', 'overhead', 'of it, the device runtime\'s encode + decode (ms)'], latencyRows)}
+
+Where the end-to-end time goes (medians of the runtime's own per-request timing, ms): "network + server" runs from
+sending the infer frame to the result frame's arrival; "link + hops" is that minus the server's own run and queue time:
+the WebSocket both ways plus the server's decoding, checking, hand-over to its worker thread and encoding. "Bare
+round trip" is the floor of the link alone: the same byte counts out and back over a bare ws connection on loopback
+(both ends in this process, nothing decoded).
+
+${table(['model and cut', 'device', 'encode', 'network + server', 'server run', 'server queue', 'link + hops', 'decode', 'bare round trip'], breakdownRows)}
+
+Bytes per request: msgpack frames against the raw tensor bytes (WebSocket framing adds 6-14 bytes per message on top).
+Tensors travel as raw little-endian bytes, so a frame is its tensors plus names, shapes and ids.
+
+${table(['model and cut', 'raw crossing (B)', 'infer frame (B)', 'framing', 'raw outputs (B)', 'result frame (B)', 'framing'], wireRows)}`;
+
+await writeSection('e2e', markdown);
+process.stdout.write(markdown + '\n');
