@@ -17,7 +17,7 @@ export function sig(n: number, digits = 3): string {
 export function times(numerator: number, denominator: number): string {
   if (denominator === 0) return numerator === 0 ? '1x' : 'inf';
   const r = numerator / denominator;
-  return `${r >= 100 ? Math.round(r) : sig(r, 2)}x`;
+  return `${r >= 100 ? String(Number(r.toPrecision(2))) : sig(r, 2)}x`;
 }
 
 /** A share in [0, 1] as a percentage such as "42%" or "3.5%". */

@@ -19,6 +19,8 @@ export const SERIES_COLOURS: Readonly<Record<string, string>> = Object.freeze({
   'good channel': '#1f77b4',
   'poor channel': '#d62728',
   'measured': '#17becf',
+  'measured, unstructured': '#17becf',
+  'measured, structured': '#ff7f0e',
   'Lipschitz bound': '#7f7f7f',
   'Laplace closed form': '#bcbd22',
   'predicted': '#e377c2',

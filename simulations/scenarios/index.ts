@@ -5,6 +5,7 @@ import { accuracyScenario } from './accuracy.ts';
 import { energyBudgetScenario, latencyBudgetScenario } from './budgets.ts';
 import { splitPointScenario } from './split-point.ts';
 import { channelScenario } from './channel.ts';
+import { theoryScenario } from './theory.ts';
 
 /** Every scenario, in report order. */
 export const SCENARIOS: readonly Scenario[] = Object.freeze([
@@ -12,5 +13,6 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
   energyBudgetScenario,
   splitPointScenario,
   channelScenario,
+  theoryScenario,
   accuracyScenario,
 ] as unknown as Scenario<ScenarioConfig>[]);
