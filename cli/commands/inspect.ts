@@ -2,7 +2,8 @@
 // tensors that cross, their bytes, and the FLOPs and parameters on each side. Also the model-argument helpers of `split`.
 import { stat } from 'node:fs/promises';
 import { type CommandSpec, type Io, numberOption, runCommand } from '../args.ts';
-import { type ModelProto, loadModel } from '../../planner/onnx/model.ts';
+import { type ModelProto, loadModel, realInputs } from '../../planner/onnx/model.ts';
+import { modelGraph } from '../../planner/onnx/graph.ts';
 import { type ModelAnalysis, DEFAULT_MAX_CROSSING, analyzeModel } from '../../planner/onnx/analyze.ts';
 import type { InputShapes } from '../../planner/onnx/shapes.ts';
 import type { UnknownOpPolicy } from '../../planner/onnx/flops.ts';
@@ -78,8 +79,7 @@ export async function analyzeFromArgs(command: string, spec: CommandSpec, modelA
     throw new EdgesplitError('ERR_USAGE', `--unknown-ops expects 'error' or 'zero', got '${policyText}'. Run 'edgesplit ${command} --help'.`);
   }
   const loaded = await resolveModel(modelArg);
-  const inits = new Set(loaded.model.graph?.initializer?.map((t) => t.name) ?? []);
-  const inputNames = (loaded.model.graph?.input ?? []).map((i) => i.name ?? '').filter((n) => !inits.has(n));
+  const inputNames = realInputs(modelGraph(loaded.model, loaded.source)).map((i) => i.name);
   const given = parseInputShapes(command, values['input-shape'] ?? [], inputNames);
   const analysis = await analyzeModel(loaded.model, {
     inputShapes: { ...loaded.defaultInputShapes, ...given }, maxCrossing, unknownOps: policy, source: loaded.source,
