@@ -16,8 +16,9 @@ function weights(rng: Rng, dims: number[]): Float32Array {
  * x[batch,4] -> h = x·W0 [.,8] -> a = Relu(h) -> b = a·W1 -> c = Relu(b) -> d = c + h (residual) -> y = d·W2 [.,3].
  * Compute order h, a, b, c, d, y: cuts at 1 and 5 carry one tensor, cuts at 2..4 (inside the residual) two.
  * Also one Shape -> Reshape pair on the output, so a shape tensor is recomputed in the tail.
+ * `opset` sets the model's default-domain opset (every op used is the same from 11 to 21).
  */
-export function residualModel(): ModelProto {
+export function residualModel(opset = 17): ModelProto {
   const rng = new Rng(5);
   return makeModel({
     name: 'residual',
@@ -34,7 +35,7 @@ export function residualModel(): ModelProto {
     inputs: [makeValueInfo('x', 'float32', ['batch', 4])],
     outputs: [makeValueInfo('y', 'float32', ['batch', 3])],
     initializers: [floatTensor('W0', [4, 8], weights(rng, [4, 8])), floatTensor('W1', [8, 8], weights(rng, [8, 8])), floatTensor('W2', [8, 3], weights(rng, [8, 3]))],
-  });
+  }, opset);
 }
 
 /**

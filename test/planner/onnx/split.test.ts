@@ -158,6 +158,17 @@ test('the ends are Identity halves, and a split without the analysis keeps the d
   await composeAndCompare(model, analysis, findCut(analysis, 'p2'), feeds, await reference(model, feeds));
 });
 
+for (const opset of [11, 21]) {
+  test(`opset ${opset}: the residual graph splits exactly at every cut and its halves keep the opset`, async () => {
+    const model = residualModel(opset);
+    const analysis = await analyzeModel(model);
+    assert.equal(analysis.opset, opset);
+    const feeds = [{ x: { dtype: 'float32' as const, dims: [2, 4], data: Float32Array.from({ length: 8 }, (_, i) => Math.cos(i)) } }];
+    const expected = await reference(model, feeds);
+    for (const cut of analysis.cuts) await composeAndCompare(model, analysis, cut, feeds, expected);
+  });
+}
+
 test('a model input the tail needs (a mask) crosses as <name>.crossing through the head, at every cut', async () => {
   const model = maskModel();
   const analysis = await analyzeModel(model);
