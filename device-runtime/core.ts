@@ -189,8 +189,15 @@ function toBytes(data: unknown): Uint8Array | undefined {
   return undefined;
 }
 
+/** The fields of a socket event the core reads, each checked (browsers and ws fill in different ones). */
 function asEvent(event: unknown): SocketEvent {
-  return typeof event === 'object' && event !== null ? (event as SocketEvent) : {};
+  const out: SocketEvent = {};
+  if (typeof event !== 'object' || event === null) return out;
+  if ('data' in event) out.data = event.data;
+  if ('code' in event && typeof event.code === 'number') out.code = event.code;
+  if ('reason' in event && typeof event.reason === 'string') out.reason = event.reason;
+  if ('message' in event && typeof event.message === 'string') out.message = event.message;
+  return out;
 }
 
 /**
@@ -527,7 +534,7 @@ export class DeviceCore {
         socket.send(encodeFrame({ type: 'hello', protocolVersion: PROTOCOL_VERSION, deviceId: this.deviceId, planId: this.plan.planId, serverSha256: this.plan.server.sha256, ...(this.token !== undefined ? { token: this.token } : {}) }));
       };
       socket.onerror = (event: SocketEvent) => {
-        errorText = typeof asEvent(event).message === 'string' ? asEvent(event).message : errorText;
+        errorText = asEvent(event).message ?? errorText;
       };
       socket.onclose = (event: SocketEvent) => {
         const { code, reason } = asEvent(event);
