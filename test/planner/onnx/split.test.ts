@@ -7,7 +7,7 @@ import { graphParts, modelGraph, indexGraph } from '../../../planner/onnx/graph.
 import { type CutPoint, type ModelAnalysis, analyzeModel, findCut } from '../../../planner/onnx/analyze.ts';
 import { splitModel } from '../../../planner/onnx/split.ts';
 import { type Feeds, type PlannerSession, createSession, maxAbsDiff } from '../../../planner/onnx/session.ts';
-import { loadZooModel } from '../../../planner/zoo/index.ts';
+import { listZoo, loadZooModel } from '../../../planner/zoo/index.ts';
 import { constantTensors } from '../../../planner/onnx/model.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
 import { REC_PATH, maskModel, residualModel } from './fixtures.ts';
@@ -68,7 +68,8 @@ async function reference(model: ModelProto, feeds: Feeds[]): Promise<Feeds[]> {
   }
 }
 
-for (const id of ['mlp', 'cnn', 'transformer', 'mnist-mlp']) {
+// Every generated and trained zoo model, at every cut (the npm PP-OCR models get spread cuts below).
+for (const id of listZoo().filter((m) => m.source !== 'npm').map((m) => m.id)) {
   test(`${id}: head then tail reproduces the model at every cut point`, async () => {
     const zoo = await loadZooModel(id);
     const analysis = await analyzeModel(zoo.model, { inputShapes: zoo.inputShapes });
