@@ -1,7 +1,7 @@
 // `edgesplit plan MODEL --device D --channel C --latency T --energy E --out DIR`: choose the split, pruning
 // ratio, transmit power and CPU frequency, and write DIR/device.onnx, DIR/server.onnx and DIR/plan.json.
 import { type CommandSpec, type Io, numberOption, requireOption, runCommand } from '../args.ts';
-import { formatBytes as formatKb, parseInputShapes, resolveModel } from './inspect.ts';
+import { parseInputShapes, resolveModel } from './inspect.ts';
 import { realInputs } from '../../planner/onnx/model.ts';
 import { modelGraph } from '../../planner/onnx/graph.ts';
 import { formatBytes, formatSi } from '../../planner/profiles/units.ts';
@@ -78,6 +78,10 @@ export async function configFromArgs(values: Record<string, string | string[] | 
   };
 }
 
+function num(x: number): string {
+  return x === 0 ? '0' : x.toPrecision(4);
+}
+
 function ms(s: number): string {
   return formatSi(s, 's');
 }
@@ -98,7 +102,7 @@ export function formatPlan(r: PlanResult): string {
   const lines = [
     `plan ${p.planId}: ${p.model.name} on ${p.operatingPoint.deviceProfile} over ${p.operatingPoint.channelProfile} to ${p.operatingPoint.serverProfile}`,
     `decision`,
-    `  split      cut ${cut.id} (${r.decision.cutIndex} of ${r.problem.problem.cuts.length - 1}); crossing ${crossing}: ${formatKb(b.crossingBytes)}`,
+    `  split      cut ${cut.id} (${r.decision.cutIndex} of ${r.problem.problem.cuts.length - 1}); crossing ${crossing}: ${formatBytes(b.crossingBytes)}`,
     `  pruning    ratio ${p.pruning.ratio} (${p.pruning.method}; ${(p.pruning.achievedRatio * 100).toFixed(1)}% of prunable weights removed; levels ${p.pruning.levels.join(', ')})`,
     `  power      ${formatSi(r.decision.powerW, 'W')} (uplink ${formatSi(b.rateBitPerS, 'bit/s')})`,
     `  frequency  ${formatSi(r.decision.freqHz, 'Hz')}`,
@@ -107,8 +111,8 @@ export function formatPlan(r: PlanResult): string {
     `  energy     ${formatSi(b.energy.totalJ, 'J')} = device ${formatSi(b.energy.deviceJ, 'J')} + transmit ${formatSi(b.energy.transmitJ, 'J')}   (budget ${formatSi(b.budgets.energyJ, 'J')})`,
     `  memory     ${formatBytes(b.memory.totalBytes)} = weights ${formatBytes(b.memory.paramBytes)} + peak activations ${formatBytes(b.memory.activationBytes)}   (limit ${formatBytes(b.memory.limitBytes)})`,
     `distortion`,
-    `  bound      ${d.bound.toPrecision(4)} = Gamma ${d.gamma.toPrecision(4)} x parameter distortion ${d.parameter.toPrecision(4)}${d.gammaSource.startsWith('1:') ? ' (Gamma 1: no Lipschitz factor for this model)' : ''}`,
-    `  measured   on ${d.calibrationInputs} calibration inputs: output distortion ${d.measuredOutput.toPrecision(4)}, top-1 agreement ${(d.top1Agreement * 100).toFixed(1)}% vs the unpruned model`,
+    `  bound      ${num(d.bound)} = Gamma ${d.gamma.toPrecision(4)} x parameter distortion ${num(d.parameter)}${d.gammaSource.startsWith('1:') ? ' (Gamma 1: no Lipschitz factor for this model)' : ''}`,
+    `  measured   on ${d.calibrationInputs} calibration inputs: output distortion ${num(d.measuredOutput)}, top-1 agreement ${(d.top1Agreement * 100).toFixed(1)}% vs the unpruned model`,
     ...(d.accuracy ? [`  task       ${d.accuracy.metric} ${(d.accuracy.plan * 100).toFixed(1)}% on ${d.accuracy.inputs} held-out labelled inputs (unpruned ${(d.accuracy.unpruned * 100).toFixed(1)}%)`] : []),
     `  split      head then tail equals the pruned model: max abs diff ${d.composeMaxAbsDiff.toExponential(2)}`,
     `baselines (same problem)`,

@@ -165,7 +165,7 @@ export async function writeMeasuredProfile(file: MeasuredProfileFile, path: stri
  * validated with the profile reader (as a device profile's `measuredLatency`), so a unit or field
  * error names the field. `modelSha256`, when given, must match the model the file was measured on.
  */
-export async function loadMeasuredProfile(path: string, device: DeviceProfile, modelSha256?: string): Promise<{ device: DeviceProfile; file: MeasuredProfileFile }> {
+export async function loadMeasuredProfile(path: string, device: DeviceProfile, modelSha256?: string): Promise<DeviceProfile> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -179,13 +179,15 @@ export async function loadMeasuredProfile(path: string, device: DeviceProfile, m
   } catch (cause) {
     throw new EdgesplitError('ERR_PROFILE_INVALID', `measured profile ${path} is not valid JSON: ${(cause as Error).message}`, { cause, details: { path } });
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json) || (json as Record<string, unknown>).kind !== MEASURED_PROFILE_KIND) {
-    throw new EdgesplitError('ERR_PROFILE_INVALID', `measured profile ${path}: expected "kind": "${MEASURED_PROFILE_KIND}" as 'edgesplit profile' writes it, got ${JSON.stringify((json as Record<string, unknown> | null)?.kind ?? null)}. A device profile goes to --device instead.`, { details: { path } });
+  if (typeof json !== 'object' || json === null || Array.isArray(json) || !('kind' in json) || json.kind !== MEASURED_PROFILE_KIND) {
+    const kind = typeof json === 'object' && json !== null && 'kind' in json ? json.kind : undefined;
+    throw new EdgesplitError('ERR_PROFILE_INVALID', `measured profile ${path}: expected "kind": "${MEASURED_PROFILE_KIND}" as 'edgesplit profile' writes it, got ${JSON.stringify(kind ?? null)}. A device profile goes to --device instead.`, { details: { path } });
   }
-  const record = json as Record<string, unknown>;
-  const model = record.model as Record<string, unknown> | undefined;
-  if (modelSha256 !== undefined && model?.sha256 !== modelSha256) {
-    throw new EdgesplitError('ERR_PROFILE_INVALID', `measured profile ${path} was measured on a model with sha256 ${String(model?.sha256 ?? 'none')}, not on this model (${modelSha256}). Measure this model with 'edgesplit profile'.`, { details: { path, expected: modelSha256, got: model?.sha256 } });
+  const record: Record<string, unknown> = json;
+  const model = record.model;
+  const measuredSha = typeof model === 'object' && model !== null && 'sha256' in model ? model.sha256 : undefined;
+  if (modelSha256 !== undefined && measuredSha !== modelSha256) {
+    throw new EdgesplitError('ERR_PROFILE_INVALID', `measured profile ${path} was measured on a model with sha256 ${String(measuredSha ?? 'none')}, not on this model (${modelSha256}). Measure this model with 'edgesplit profile'.`, { details: { path, expected: modelSha256, got: measuredSha } });
   }
   // NOTE: the device profile reader validates the table, so the table's rules live in one place.
   const withTable = parseProfile('device', {
@@ -196,5 +198,5 @@ export async function loadMeasuredProfile(path: string, device: DeviceProfile, m
   }, `measured profile ${path}`);
   const table: MeasuredLatencyTable | undefined = withTable.measuredLatency;
   if (!table) throw new EdgesplitError('ERR_PROFILE_INVALID', `measured profile ${path}: missing "measuredLatency" (expected { freq, points }).`, { details: { path } });
-  return { device: { ...device, measuredLatency: table }, file: json as MeasuredProfileFile };
+  return { ...device, measuredLatency: table };
 }

@@ -37,10 +37,10 @@ export interface EmittedCosts {
 /** What running head then tail on calibration inputs showed. */
 export interface Verification {
   inputs: number;
-  /** max |tail(head(x)) - pruned(x)| and the output's scale (max |y|): the split is exact when diff <= 1e-5 x scale. */
+  /** max |tail(head(x)) - pruned(x)| over every output, and the outputs' scale (max |y|): the split is exact when diff <= 1e-5 x scale. */
   composeMaxAbsDiff: number;
   composeScale: number;
-  /** sum ||y0 - y||^2 / sum ||y0||^2 of head+tail (y) against the unpruned full model (y0), first output. */
+  /** sum ||y0 - y||^2 / sum ||y0||^2 of head+tail (y) against the unpruned full model (y0), on the model's first output. */
   outputDistortion: number;
   /** Share of rows (last axis) whose argmax agrees with the unpruned model's. */
   top1Agreement: number;
@@ -167,12 +167,15 @@ async function verify(mp: ModelProblem, level: PruneLevel, head: ModelProto, tai
     let agree = 0;
     let rows = 0;
     for (const x of inputs) {
-      const y = firstOutput(await compose(hs, ts, x), outName);
-      const yp = firstOutput(await pruned.run(x), outName);
+      const composed = await compose(hs, ts, x);
+      const prunedOut = await pruned.run(x);
+      for (const name of pruned.outputNames) {
+        const d = maxAbsDiff(Array.from(composed[name]?.data ?? [], Number), Array.from(prunedOut[name]!.data, Number));
+        maxDiff = Math.max(maxDiff, d.maxDiff);
+        scale = Math.max(scale, d.scale);
+      }
+      const y = firstOutput(composed, outName);
       const y0 = firstOutput(await full.run(x), outName);
-      const d = maxAbsDiff(y, yp);
-      maxDiff = Math.max(maxDiff, d.maxDiff);
-      scale = Math.max(scale, d.scale);
       for (let i = 0; i < y0.length; i++) {
         err2 += (y0[i]! - y[i]!) ** 2;
         norm2 += y0[i]! ** 2;
