@@ -39,7 +39,8 @@ export async function createSession(model: ModelProto | Uint8Array, options: Ses
       intraOpNumThreads: options.threads ?? 1,
       interOpNumThreads: 1,
       graphOptimizationLevel: options.optimization ?? 'all',
-      logSeverityLevel: 3,
+      // NOTE: 4 (fatal only): ONNX Runtime would otherwise print its own error line before ours.
+      logSeverityLevel: 4,
     });
   } catch (cause) {
     throw new EdgesplitError('ERR_SESSION', `ONNX Runtime could not load the model: ${(cause as Error).message}`, { cause });
