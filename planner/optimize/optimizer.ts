@@ -127,7 +127,7 @@ export function solveInner(model: CostModel, q: CutCosts): InnerSolution {
     for (const f of steps) {
       const t1 = a / f;
       const t2 = T - t1;
-      if (t2 < t2Min || (bits === 0 && t2 < 0)) continue;
+      if (t2 < t2Min) continue;
       const e = kappa * a * f * f + (bits > 0 ? txEnergy(t2) : 0);
       if (e < best.energyJ) best = { feasible: true, energyJ: e, freqHz: f, powerW: powerAt(t2), computeS: t1, transmitS: bits > 0 ? t2 : 0 };
     }
