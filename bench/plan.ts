@@ -2,7 +2,7 @@
 // runs) and the time of each phase of `plan(config)`. Writes the 'plan' section of docs/benchmarks.md.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, table, writeSection } from './results.ts';
@@ -13,6 +13,7 @@ const MODEL = 'ppocr-rec';
 const ARGS = ['--device', 'rpi4', '--channel', 'wifi', '--latency', '300ms', '--energy', '2J'];
 const BIN = fileURLToPath(new URL('../bin/edgesplit.js', import.meta.url));
 
+const loadBefore = loadavg()[0]!;
 const dir = await mkdtemp(join(tmpdir(), 'edgesplit-bench-plan-'));
 const wallMs: number[] = [];
 for (let i = 0; i < RUNS; i++) {
@@ -52,6 +53,7 @@ const md = [
   table(['phase', 'seconds', 'what it does'], rows),
   '',
   `Decision: cut ${last.plan.split.cutId}, ratio ${last.decision.ratio}, ${(last.decision.powerW * 1e3).toPrecision(3)} mW, ${(last.decision.freqHz / 1e9).toPrecision(3)} GHz; predicted ${last.plan.predicted.latencyMs.total} ms and ${last.plan.predicted.energyJ.total} J; characters correct ${last.plan.distortion.accuracy ? (last.plan.distortion.accuracy.plan * 100).toFixed(1) + '%' : 'n/a'}.`,
+  `The machine's 1-minute load average was ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after the runs (2 cores): other work on the same cores stretches every phase.`,
   'Run with `npm run bench:plan` (BENCH_PLAN_RUNS sets the number of runs).',
 ].join('\n');
 await writeSection('plan', md);
