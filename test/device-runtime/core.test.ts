@@ -2,7 +2,8 @@
 // sessions, against a scripted peer on 127.0.0.1 that makes each fault happen on cue.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile, readFile } from 'node:fs/promises';
+import { writeFile, readFile, mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { DeviceRuntime, type DeviceEvent, type InferResult } from '../../device-runtime/index.ts';
@@ -252,7 +253,6 @@ test('BAD CALL - device.onnx that does not match the plan: ERR_PLAN_HASH naming 
 test('BAD CALL - fallback without server.onnx in the plan directory: ERR_FILE_NOT_FOUND', async () => {
   const other = await makePlanDir('mlp', 0.5);
   try {
-    const { rm } = await import('node:fs/promises');
     await rm(join(other.dir, 'server.onnx'));
     await assert.rejects(DeviceRuntime.open(other.planPath, { server: 'ws://127.0.0.1:1', fallback: true }), isCode('ERR_FILE_NOT_FOUND', /server\.onnx does not exist\. Pass the plan directory written by 'edgesplit plan'/));
     await assert.rejects(DeviceRuntime.open(join(other.dir, 'nope'), { server: 'ws://127.0.0.1:1' }), isCode('ERR_FILE_NOT_FOUND', /nope\/plan\.json does not exist/));
@@ -290,8 +290,6 @@ test('request timeout: no result within requestTimeoutMs is ERR_DEADLINE_EXCEEDE
 });
 
 test('applyFrequency: the plan\'s frequency is applied through cpufreq on open and restored on close; refusals are warnings', async () => {
-  const { mkdtemp, mkdir, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
   const root = await mkdtemp(join(tmpdir(), 'edgesplit-sysfs-'));
   const dir = join(root, 'cpu0', 'cpufreq');
   await mkdir(dir, { recursive: true });

@@ -2,7 +2,12 @@
 // server runtime runs the tail, and the composed outputs equal the full model's within 1e-5 of their scale.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DeviceRuntime } from '../../device-runtime/index.ts';
+import { plan } from '../../planner/plan/index.ts';
+import { createSession } from '../../planner/onnx/session.ts';
 import { startServer, type EdgesplitServer } from '../../server-runtime/server.ts';
 import { compare, makePlanDirs, referenceOutputs, type PlanFixture } from './fixtures.ts';
 
@@ -73,5 +78,35 @@ test('mnist-mlp: the composed model keeps the full model\'s answers on held-out 
     assert.ok(correct >= 30, `${correct} of 40 digits right`);
   } finally {
     await rt.close();
+  }
+});
+
+test('a plan written by the planner (edgesplit plan) runs through the runtimes and equals its own halves composed locally', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'edgesplit-planned-'));
+  let planned: EdgesplitServer | undefined;
+  try {
+    const result = await plan({ model: 'mnist-mlp', device: 'rpi4', channel: 'wifi', budgets: { latency: '50ms', energy: '1J' }, out: dir, calibrationInputs: 8 });
+    planned = await startServer({ plans: [dir], port: 0, workers: 1 });
+    const zoo = fixtures.find((f) => f.zoo.id === 'mnist-mlp')!.zoo;
+    const { inputs } = await zoo.labelled!(5, 4);
+    const head = await createSession(await readFile(join(dir, result.plan.device.file)));
+    const tail = await createSession(await readFile(join(dir, result.plan.server.file)));
+    const rt = await DeviceRuntime.open(join(dir, 'plan.json'), { server: planned.url });
+    try {
+      for (const feeds of inputs) {
+        const r = await rt.infer({ x: feeds.x!.data as Float32Array });
+        assert.deepEqual(r.predicted, result.plan.predicted!.latencyMs);
+        const want = await tail.run(await head.run(feeds));
+        const { maxDiff, scale } = compare(r.outputs.logits!.data as Float32Array, want.logits!.data as Float32Array);
+        assert.ok(maxDiff <= 1e-5 * scale, `difference ${maxDiff} over scale ${scale}`);
+      }
+    } finally {
+      await rt.close();
+      await head.release();
+      await tail.release();
+    }
+  } finally {
+    await planned?.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
