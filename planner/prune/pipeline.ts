@@ -1,7 +1,7 @@
 // The whole pruning job behind `edgesplit prune`: prune (structured or unstructured), optionally
 // re-fit, and measure what changed (params, FLOPs, distortion, agreement, task score, latency).
 import type { ModelProto } from '../onnx/model.ts';
-import { createSession, type Feeds } from '../onnx/session.ts';
+import { createSession, type Feeds, type SessionOptions } from '../onnx/session.ts';
 import type { LabelledSet, TaskMetric } from '../zoo/index.ts';
 import { compareOutputs, parameterDistortion, taskScore, type OutputComparison, type ParameterDistortion } from './distortion.ts';
 import type { SkippedPart } from './groups.ts';
@@ -59,9 +59,9 @@ export interface PruneResult {
 }
 
 /** Median latency of two models measured interleaved (one run of each in turn), after warm-up. */
-export async function interleavedLatencyMs(a: ModelProto, b: ModelProto, feeds: Feeds, runs: number, warmup = 5): Promise<BeforeAfter> {
-  const sa = await createSession(a);
-  const sb = await createSession(b);
+export async function interleavedLatencyMs(a: ModelProto, b: ModelProto, feeds: Feeds, runs: number, warmup = 5, options: SessionOptions = {}): Promise<BeforeAfter> {
+  const sa = await createSession(a, options);
+  const sb = await createSession(b, options);
   const ta: number[] = [];
   const tb: number[] = [];
   try {
