@@ -161,8 +161,11 @@ export class DeviceRuntime {
 
   /** Close the link, release the sessions and put back the CPU frequency settings changed on open. */
   async close(): Promise<void> {
-    await this.core.close();
-    if (this.cpufreq?.cpus.some((c) => c.applied)) await restoreCpuFrequency(this.cpufreq, this.sysfsRoot !== undefined ? { sysfsRoot: this.sysfsRoot } : {});
+    try {
+      await this.core.close();
+    } finally {
+      if (this.cpufreq?.cpus.some((c) => c.applied)) await restoreCpuFrequency(this.cpufreq, this.sysfsRoot !== undefined ? { sysfsRoot: this.sysfsRoot } : {});
+    }
   }
 }
 

@@ -19,7 +19,7 @@ export const SPEC = {
     repeat: { type: 'string', value: 'N', help: 'requests to send one after another; times are medians over them', default: '1' },
     token: { type: 'string', value: 'TOKEN', help: 'bearer token the server requires for this device' },
     'device-id': { type: 'string', value: 'ID', help: "this device's id in the hello (default: random)" },
-    'apply-frequency': { type: 'boolean', help: "set the plan's CPU frequency through cpufreq sysfs first (needs write access; restored on exit)" },
+    'apply-frequency': { type: 'boolean', help: "set the plan's CPU frequency through cpufreq sysfs first (needs write access; restored on exit and on the first Ctrl-C)" },
     fallback: { type: 'boolean', help: 'run the server half on this device when the server cannot be reached' },
     'timeout-ms': { type: 'string', value: 'MS', help: 'fail a request with no result after this long', default: '30000' },
   },
@@ -48,6 +48,8 @@ export interface DeviceConfig {
   timeoutMs: number;
   /** Progress lines (reconnects, fallbacks, warnings); the CLI sends them to stderr. */
   log?: (line: string) => void;
+  /** Stop sending after the request in flight (the report covers the requests done). */
+  signal?: AbortSignal;
 }
 
 /** Median, 90th percentile, min and max of one timing field over the requests, in ms. */
@@ -151,7 +153,8 @@ export async function runDevice(config: DeviceConfig): Promise<DeviceReport> {
     for (const w of rt.warnings) log(`warning: ${w.code}: ${w.message}`);
     const inputs: DeviceTensors = config.inputFiles.length > 0 ? await readInputFiles(rt.plan.device.inputs, config.inputFiles) : seededInputs(rt.plan.device.inputs, config.seed);
     const results: InferResult[] = [];
-    for (let i = 0; i < config.repeat; i++) results.push(await rt.infer(inputs));
+    for (let i = 0; i < config.repeat && (i === 0 || !config.signal?.aborted); i++) results.push(await rt.infer(inputs));
+    if (results.length < config.repeat) log(`interrupted after ${results.length} of ${config.repeat} requests`);
     const field = (k: keyof InferTiming): number[] => results.map((r) => r.timing[k]).filter((v): v is number => typeof v === 'number');
     const last = results[results.length - 1]!;
     const crossingBytes = tensorSpecsBytes(rt.plan.split.crossing) ?? null;
@@ -228,7 +231,16 @@ export function parseDeviceArgs(values: Record<string, unknown>, log: (line: str
 export async function run(argv: string[], io: Io): Promise<number> {
   return runCommand(SPEC, argv, io, async (args) => {
     const config = parseDeviceArgs(args.values, (line) => io.err(`edgesplit device: ${line}\n`));
-    const report = await runDevice(config);
-    return { json: report, text: formatReport(report) };
+    // NOTE: the first Ctrl-C ends the run after the request in flight, so the runtime closes and puts
+    // back the CPU frequency settings; a second one exits at once (Node's default).
+    const interrupt = new AbortController();
+    const onSigint = (): void => interrupt.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const report = await runDevice({ ...config, signal: interrupt.signal });
+      return { json: report, text: formatReport(report) };
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+    }
   });
 }

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run, type DeviceReport } from '../../cli/commands/device.ts';
+import { run, runDevice, type DeviceReport } from '../../cli/commands/device.ts';
 import { parseNpy, readInputFiles, seededInputs } from '../../device-runtime/input-files.ts';
 import { startServer, type EdgesplitServer } from '../../server-runtime/server.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
@@ -137,4 +137,13 @@ test('BAD CALL - input files: wrong size, unknown extension, bad .npy', async ()
   await bad('other.json', JSON.stringify({ y: [1] }), /the plan has no input 'y'; its inputs are x\./);
   const t = parseNpy(npy([2, 3], new Float32Array([1, 2, 3, 4, 5, 6])));
   assert.deepEqual([t.dtype, t.dims, Array.from(t.data as Float32Array)], ['float32', [2, 3], [1, 2, 3, 4, 5, 6]]);
+});
+
+test('runDevice: an interrupt stops the run after the request in flight, and the report covers what was done', async () => {
+  const interrupt = new AbortController();
+  interrupt.abort();
+  const lines: string[] = [];
+  const report = await runDevice({ plan: f.dir, server: server.url, inputFiles: [], seed: 0, repeat: 5, applyFrequency: false, fallback: false, timeoutMs: 5000, signal: interrupt.signal, log: (l) => lines.push(l) });
+  assert.equal(report.requests, 1);
+  assert.ok(lines.includes('interrupted after 1 of 5 requests'), lines.join('\n'));
 });
