@@ -14,6 +14,7 @@ import { modelCost } from '../planner/prune/study.ts';
 import { intsOf } from '../planner/prune/slices.ts';
 import { loadZooModel } from '../planner/zoo/index.ts';
 import { Rng } from '../planner/util/rng.ts';
+import { loadavg } from 'node:os';
 import { table, writeSection } from './results.ts';
 
 const RATIOS = [0.25, 0.5, 0.75];
@@ -70,7 +71,7 @@ async function speedups(): Promise<{ rows: Array<Array<string | number>>; goal: 
         const cost = await modelCost(pruned, id);
         const flopsRatio = base.flops / cost.flops;
         const t = await interleavedLatencyMs(rebatch(zoo.model, b), rebatch(pruned, b), feeds, RUNS, 5, { optimization: level });
-        const speedup = t.before / t.after;
+        const speedup = t.speedup;
         const kept = plan.groups.map((g) => g.kept.length).join(',');
         rows.push([id, level, roundTo, b, ratio, fmt(plan.achievedRatio, 3), kept, `${fmt(base.flops / 1e6, 3)} -> ${fmt(cost.flops / 1e6, 3)}`, fmt(flopsRatio), `${fmt(t.before, 3)} -> ${fmt(t.after, 3)}`, fmt(speedup), fmt(speedup / flopsRatio)]);
         if (ratio === 0.5) goal.push(`${id} (ORT level ${level}, round to ${roundTo}): ${fmt(speedup)}x for ${fmt(flopsRatio)}x fewer FLOPs (${fmt(speedup / flopsRatio)} of it: goal ${speedup / flopsRatio >= 0.8 ? 'met' : 'not met'})`);
@@ -79,7 +80,7 @@ async function speedups(): Promise<{ rows: Array<Array<string | number>>; goal: 
     }
     const sparse = pruneUnstructured(zoo.model, { ratio: 0.5 }).model;
     const u = await interleavedLatencyMs(rebatch(zoo.model, b), rebatch(sparse, b), feeds, RUNS);
-    rows.push([`${id} (unstructured)`, 'all', '-', b, 0.5, '0.500', 'all', 'unchanged', '1.00', `${fmt(u.before, 3)} -> ${fmt(u.after, 3)}`, fmt(u.before / u.after), '-']);
+    rows.push([`${id} (unstructured)`, 'all', '-', b, 0.5, '0.500', 'all', 'unchanged', '1.00', `${fmt(u.before, 3)} -> ${fmt(u.after, 3)}`, fmt(u.speedup), '-']);
   }
   return { rows, goal };
 }
@@ -104,12 +105,13 @@ async function accuracy(): Promise<Array<Array<string | number>>> {
 }
 
 const t0 = performance.now();
+const loadBefore = loadavg()[0]!;
 const s = await speedups();
 const acc = await accuracy();
 const md = [
   '## Pruning (`npm run bench:prune`)',
   '',
-  `Structured pruning (uniform, L2) really shrinks the layers. Speed-up is the median ONNX Runtime latency (1 thread, ${RUNS} runs of each model interleaved in one process, after warm-up) of the original over the pruned model; the FLOPs ratio is original over pruned FLOPs at batch 1. The models are run at the batch shown, since at batch 1 ONNX Runtime's fixed per-run cost (tens of microseconds) dominates these small models. Unstructured pruning at 0.5 is shown for contrast: same shapes, no speed-up. "Round to 8" keeps a multiple of 8 channels per layer (\`--round-to 8\`); attention heads are not rounded.`,
+  `Structured pruning (uniform, L2) really shrinks the layers. Latencies are medians of ${RUNS} ONNX Runtime runs of each model (1 thread), the two models' runs interleaved in one process after warm-up; the speed-up is the median over those runs of the ratio of each back-to-back pair, which a shared machine's changing load disturbs least; the FLOPs ratio is original over pruned FLOPs at batch 1. The models are run at the batch shown, since at batch 1 ONNX Runtime's fixed per-run cost (tens of microseconds) dominates these small models. Unstructured pruning at 0.5 is shown for contrast: same shapes, no speed-up. "Round to 8" keeps a multiple of 8 channels per layer (\`--round-to 8\`); attention heads are not rounded.`,
   '',
   table(['model', 'ORT level', 'round to', 'batch', 'ratio', 'achieved', 'kept per group', 'MFLOPs (batch 1)', 'FLOPs ratio', 'latency ms', 'speed-up', 'speed-up / FLOPs ratio'], s.rows),
   '',
@@ -121,7 +123,7 @@ const md = [
   '',
   table(['ratio', 'achieved', 'pruned', 'pruned + re-fit', 'global + re-fit'], acc),
   '',
-  `Wall time of the benchmark: ${fmt((performance.now() - t0) / 1000, 1)} s.`,
+  `Wall time of the benchmark: ${fmt((performance.now() - t0) / 1000, 1)} s. The machine's 1-minute load average was ${fmt(loadBefore, 1)} before and ${fmt(loadavg()[0]!, 1)} after the run (other work shared its cores).`,
 ].join('\n');
 await writeSection('prune', md);
 process.stdout.write(md + '\n');

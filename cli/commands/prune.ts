@@ -54,7 +54,7 @@ function formatResult(source: string, out: string, r: PruneResult): string {
     `params   ${formatCount(r.params.before)} -> ${formatCount(r.params.after)} (${pct(1 - r.params.after / r.params.before)} fewer)`,
     `FLOPs    ${formatFlops(r.flops.before)} -> ${formatFlops(r.flops.after)} (${pct(1 - r.flops.after / r.flops.before)} fewer)`,
   ];
-  if (r.latencyMs) lines.push(`latency  ${r.latencyMs.before.toFixed(3)} ms -> ${r.latencyMs.after.toFixed(3)} ms median (x${(r.latencyMs.before / r.latencyMs.after).toFixed(2)} speed-up, ONNX Runtime, 1 thread)`);
+  if (r.latencyMs) lines.push(`latency  ${r.latencyMs.before.toFixed(3)} ms -> ${r.latencyMs.after.toFixed(3)} ms median (x${r.latencyMs.speedup.toFixed(2)} speed-up, median of paired runs; ONNX Runtime, 1 thread)`);
   lines.push(
     `parameter distortion  ${r.parameterDistortion.changed.toFixed(4)} over the pruned layers, ${r.parameterDistortion.total.toFixed(4)} over all layers`,
     `output distortion     ${r.output.outputDistortion.toFixed(4)} on ${r.output.inputs} held-out inputs; top-1 agreement ${pct(r.output.top1Agreement)}`,

@@ -55,11 +55,21 @@ export interface PruneResult {
   taskScore: BeforeAfter | undefined;
   taskMetric: string | undefined;
   /** Median ONNX Runtime latency in ms on the first eval input, one thread, runs interleaved. */
-  latencyMs: BeforeAfter | undefined;
+  latencyMs: PairedLatency | undefined;
+}
+
+/** Latency of two models measured interleaved: medians, and the median ratio of adjacent runs. */
+export interface PairedLatency extends BeforeAfter {
+  /**
+   * Median over runs of before / after, each pair run back to back.
+   * NOTE: on a shared machine the load shifts between runs; a pair sees nearly the same load, so
+   * this ratio is steadier than the ratio of the two medians.
+   */
+  speedup: number;
 }
 
 /** Median latency of two models measured interleaved (one run of each in turn), after warm-up. */
-export async function interleavedLatencyMs(a: ModelProto, b: ModelProto, feeds: Feeds, runs: number, warmup = 5, options: SessionOptions = {}): Promise<BeforeAfter> {
+export async function interleavedLatencyMs(a: ModelProto, b: ModelProto, feeds: Feeds, runs: number, warmup = 5, options: SessionOptions = {}): Promise<PairedLatency> {
   const sa = await createSession(a, options);
   const sb = await createSession(b, options);
   const ta: number[] = [];
@@ -81,8 +91,8 @@ export async function interleavedLatencyMs(a: ModelProto, b: ModelProto, feeds: 
     await sa.release();
     await sb.release();
   }
-  const med = (xs: number[]): number => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-  return { before: med(ta), after: med(tb) };
+  const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  return { before: med(ta), after: med(tb), speedup: med(ta.map((t, i) => t / tb[i]!)) };
 }
 
 /** Prune a model as the job says and measure the result against the original. */
