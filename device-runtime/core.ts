@@ -148,6 +148,9 @@ interface Pending {
   reject(error: EdgesplitError): void;
 }
 
+/** Node's TLS errors for a certificate the client does not trust (self-signed, unknown issuer, wrong host). */
+const TLS_TRUST_ERROR = /self[- ]signed certificate|unable to verify the first certificate|unable to get local issuer certificate|certificate has expired|Hostname\/IP does not match certificate/i;
+
 const FALLBACK_CODES: ReadonlySet<ErrorCode> = new Set(['ERR_SERVER_UNREACHABLE', 'ERR_CONNECTION_LOST']);
 
 const now = (): number => performance.now();
@@ -539,6 +542,11 @@ export class DeviceCore {
       socket.onclose = (event: SocketEvent) => {
         const { code, reason } = asEvent(event);
         const why = errorText ?? `the connection closed with code ${code ?? 'unknown'}${reason ? ` (${reason})` : ''} before the hello was accepted`;
+        // NOTE: an untrusted TLS certificate will not become trusted by retrying, so it ends the attempts.
+        if (errorText !== undefined && TLS_TRUST_ERROR.test(errorText)) {
+          finish(new EdgesplitError('ERR_SERVER_UNREACHABLE', `${this.server}: ${errorText}. The server's TLS certificate is not trusted: give the device its certificate (option ca, PEM) or use a certificate from a trusted authority.`, { details: { code, reason } }));
+          return;
+        }
         finish(new EdgesplitError('ERR_SERVER_UNREACHABLE', `${this.server}: ${why}`, { retryable: code !== CLOSE_CODES.POLICY_VIOLATION, details: { code, reason } }));
       };
       socket.onmessage = (event: SocketEvent) => {

@@ -4,6 +4,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile, mkdtemp, copyFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceRuntime, type DeviceEvent, type InferResult } from '../../device-runtime/index.ts';
 import { startServer, type EdgesplitServer } from '../../server-runtime/server.ts';
@@ -189,5 +191,34 @@ test('BAD CALL - refusals of the hello: hash mismatch, unknown plan, missing and
     await server.close();
     await rm(mismatch, { recursive: true, force: true });
     await rm(unknown, { recursive: true, force: true });
+  }
+});
+
+test('wss: the device trusts a self-signed server certificate given as ca, and refuses it at once otherwise', { skip: !existsSync('/usr/bin/openssl') && 'openssl is not installed (needed to make a test certificate)' }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'edgesplit-tls-'));
+  const keyPath = join(dir, 'key.pem');
+  const certPath = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyPath, '-out', certPath], { stdio: 'ignore' });
+  const cert = await readFile(certPath, 'utf8');
+  const server = await startServer({ plans: [mlp.dir], port: 0, workers: 1, tls: { cert, key: await readFile(keyPath) } });
+  try {
+    assert.match(server.url, /^wss:\/\/127\.0\.0\.1:\d+$/);
+    const trusted = await DeviceRuntime.open(mlp.dir, { server: server.url, ca: cert, heartbeatMs: 0 });
+    try {
+      assertMatches(await trusted.infer({ x: x(0) }), 0);
+    } finally {
+      await trusted.close();
+    }
+    const events: DeviceEvent[] = [];
+    const untrusted = await DeviceRuntime.open(mlp.dir, { server: server.url, heartbeatMs: 0, onEvent: (e) => events.push(e) });
+    try {
+      await assert.rejects(untrusted.infer({ x: x(0) }), isCode('ERR_SERVER_UNREACHABLE', /self-signed certificate\. The server's TLS certificate is not trusted: give the device its certificate \(option ca, PEM\)/));
+      assert.equal(events.filter((e) => e.type === 'reconnect-wait').length, 0, 'no retries for an untrusted certificate');
+    } finally {
+      await untrusted.close();
+    }
+  } finally {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
