@@ -16,8 +16,9 @@ export const spec = {
     scheme: { type: 'string', value: 'NAME', help: `the scheme whose decision is printed: ${SCHEMES.join(', ')}`, default: 'joint' },
     split: { type: 'string', value: 'S', help: 'the cut for --scheme fixed (and an extra row in the comparison): an index into cuts or a cut id' },
     'grid-steps': { type: 'string', value: 'N', help: 'points per axis (ratio, power, frequency) of the exhaustive grid search', default: '41' },
+    'per-cut': { type: 'boolean', help: 'also print the best ratio, distortion, latency and energy at every cut' },
   },
-  epilog: 'The problem format is documented in docs/planner.md, with docs/problem.example.json as an example.\nExample: edgesplit solve docs/problem.example.json --scheme fixed --split 3',
+  epilog: 'The problem format is documented in docs/planner.md, with docs/problem.example.json as an example.\nExamples:\n  edgesplit solve docs/problem.example.json --per-cut\n  edgesplit solve docs/problem.example.json --scheme fixed --split patch_embed --json',
 } satisfies CommandSpec;
 
 function isScheme(s: string): s is SchemeName {
@@ -49,8 +50,8 @@ function table(header: string[], rows: Array<Array<string | number>>): string {
   return cells.map((r) => r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-/** The human-readable report of a solved problem. */
-export function formatSolve(problem: PlanningProblem, plan: PlanResult & { feasible: true }, comparison: PlanResult[]): string {
+/** The human-readable report of a solved problem; `perCut` adds the best plan at every cut. */
+export function formatSolve(problem: PlanningProblem, plan: PlanResult & { feasible: true }, comparison: PlanResult[], perCut = false): string {
   const b = plan.breakdown;
   const L = problem.cuts.length - 1;
   const budgets = problem.budgets;
@@ -72,6 +73,12 @@ export function formatSolve(problem: PlanningProblem, plan: PlanResult & { feasi
     'schemes:',
     table(['scheme', 'feasible', 'cut', 'ratio', 'distortion', 'latency', 'energy', 'note'], comparison.map((r) => row(r, problem))),
   ];
+  if (perCut) {
+    lines.push('', `best at each cut (${plan.scheme}):`, table(['cut', 'id', 'feasible', 'ratio', 'distortion', 'latency', 'energy'], plan.perCut.map((c) => [
+      c.cutIndex, c.cutId, c.feasible ? 'yes' : 'no', c.ratio === null ? '-' : Number(c.ratio.toFixed(4)), c.distortion === null ? '-' : Number(c.distortion.toPrecision(4)),
+      c.latencyS === null ? '-' : formatSi(c.latencyS, 's'), c.energyJ === null ? '-' : formatSi(c.energyJ, 'J'),
+    ])));
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -96,7 +103,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const plan = orThrow(chosen);
     return {
       json: { problem: problem.name, scheme, plan, comparison: comparison.map(summary) },
-      text: formatSolve(problem, plan, comparison),
+      text: formatSolve(problem, plan, comparison, values['per-cut'] === true),
     };
   });
 }

@@ -195,6 +195,9 @@ test('the example needs pruning; the optimizer picks its split, ratio, power and
   assert.equal(r.perCut.length, 15);
   assert.ok(!onServer(EXAMPLE).feasible);
   assert.ok(!splitOnly(EXAMPLE).feasible);
+  const device = onDevice(EXAMPLE);
+  assert.ok(device.feasible && device.decision.ratio > 0.6 && device.distortion > 3 * r.distortion, 'fully on-device needs far more pruning');
+  assert.deepEqual(r.perCut.filter((c) => c.feasible).map((c) => c.cutId), ['patch_embed', 'logits']);
 });
 
 test('discrete levels: the smallest real level at or above the continuous optimum', () => {

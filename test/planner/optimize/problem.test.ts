@@ -15,7 +15,7 @@ test('docs/problem.example.json is a valid problem', () => {
   assert.equal(p.server.name, 'desktop');
   assert.equal(p.channel.bandwidthHz, 5e6);
   assert.equal(p.channel.noiseDensityWPerHz, 2e-19);
-  assert.deepEqual(p.budgets, { latencyS: 0.1, energyJ: 0.15, memoryBytes: 256e6 });
+  assert.deepEqual(p.budgets, { latencyS: 0.1, energyJ: 0.3, memoryBytes: 256e6 });
   assert.deepEqual(p.ratios, { kind: 'continuous', maxRatio: 0.7 });
 });
 
@@ -86,4 +86,17 @@ test('BAD CALL - points that add work when pruned, or a distortion table that fa
 test('BAD CALL - a problem that is not an object, or a missing file', () => {
   rejects(() => parseProblem([1, 2]), 'ERR_PROBLEM_INVALID', 'expected a JSON object');
   rejects(() => loadProblem('/nonexistent/problem.json'), 'ERR_FILE_NOT_FOUND', '/nonexistent/problem.json');
+});
+
+test('docs/examples/problem.levels.json: levels, a distortion table, cpufreq steps and a measured head', () => {
+  const p = loadProblem(new URL('../../../docs/examples/problem.levels.json', import.meta.url).pathname);
+  assert.deepEqual(p.ratios, { kind: 'discrete', levels: [0, 0.25, 0.5, 0.75] });
+  assert.equal(p.device.freqStepsHz?.length, 5);
+  const layer1 = p.cuts.findIndex((c) => c.id === 'layer1');
+  // The measured 131 ms at 1.43 GHz replaces 0.125 cycles/FLOP x 1.16 GFLOP (101 ms there).
+  const b = costBreakdown(p, { cutIndex: layer1, ratio: 0, powerW: 0.1, freqHz: 1.43e9 });
+  assert.ok(Math.abs(b.latency.deviceS - 0.131) < 1e-12);
+  const half = costBreakdown(p, { cutIndex: layer1, ratio: 0.5, powerW: 0.1, freqHz: 0.7104e9 });
+  assert.ok(Math.abs(half.latency.deviceS - (0.041 * 1.43) / 0.7104) < 1e-12);
+  assert.ok(Math.abs(half.distortion - 0.061) < 1e-12);
 });

@@ -23,6 +23,11 @@ test('edgesplit solve prints the decision with units, the breakdown and every sc
   assert.match(r.out, /energy +[\d.]+ mJ = device/);
   for (const scheme of ['joint', 'grid', 'on-device', 'on-server', 'split-only']) assert.match(r.out, new RegExp(`^${scheme} `, 'm'));
   assert.match(r.out, /^on-server +no .*cannot meet latency/m);
+  assert.doesNotMatch(r.out, /best at each cut/);
+  const perCut = await solve([EXAMPLE, '--per-cut']);
+  assert.match(perCut.out, /best at each cut \(joint\):/);
+  assert.match(perCut.out, /^1 +patch_embed +yes +0\.4396 /m);
+  assert.match(perCut.out, /^2 +block1 +no +- /m);
 });
 
 test('edgesplit solve --json gives the plan and the comparison', async () => {
