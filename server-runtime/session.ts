@@ -35,7 +35,7 @@ export async function openOrtSession(modelBytes: Uint8Array, options: OrtSession
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+      logSeverityLevel: 4,
     });
   } catch (cause) {
     throw new EdgesplitError('ERR_SESSION', `ONNX Runtime could not load the server half: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });

@@ -75,6 +75,19 @@ export class TestClient {
     return this.next();
   }
 
+  /** The close code and reason, once the socket has closed; fails after `timeoutMs`. */
+  async closedWithin(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the socket did not close within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.closed, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Close and wait for the close to finish. */
   async close(): Promise<void> {
     if (this.ws.readyState !== WebSocket.CLOSED) this.ws.close();

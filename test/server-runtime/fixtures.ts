@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeModel, makeNode, makeValueInfo, floatTensor, saveModel, type ModelProto } from '../../planner/onnx/model.ts';
+import { makeModel, makeNode, makeValueInfo, floatTensor, int64Tensor, saveModel, type ModelProto } from '../../planner/onnx/model.ts';
 import { Rng } from '../../planner/util/rng.ts';
 import type { TensorSpec } from '../../shared/plan.ts';
 
@@ -58,6 +58,27 @@ export function slowServer(layers = 160, seed = 2): ModelProto {
 /** A device half for the slow plan: Identity on h. */
 export function identityDevice(): ModelProto {
   return makeModel({ name: 'identity-head', nodes: [makeNode('Identity', ['x'], ['h'])], inputs: [makeValueInfo('x', 'float32', [...SLOW_DIMS])], outputs: [makeValueInfo('h', 'float32', [...SLOW_DIMS])], initializers: [] });
+}
+
+/**
+ * A plan with a dynamic first dimension whose server half only runs at size 1: h[-1,16] is reshaped
+ * to [1,16], so a valid-looking [2,16] passes the plan's checks and fails inside ONNX Runtime.
+ */
+export function dynamicHalves(): { device: ModelProto; server: ModelProto; inputs: TensorSpec[]; crossing: TensorSpec[]; outputs: TensorSpec[] } {
+  const device = makeModel({ name: 'dyn-head', nodes: [makeNode('Identity', ['x'], ['h'])], inputs: [makeValueInfo('x', 'float32', ['n', 16])], outputs: [makeValueInfo('h', 'float32', ['n', 16])], initializers: [] });
+  const server = makeModel({
+    name: 'dyn-tail',
+    nodes: [makeNode('Reshape', ['h', 'shape'], ['y'])],
+    inputs: [makeValueInfo('h', 'float32', ['n', 16])],
+    outputs: [makeValueInfo('y', 'float32', [1, 16])],
+    initializers: [int64Tensor('shape', [2], [1, 16])],
+  });
+  return {
+    device, server,
+    inputs: [{ name: 'x', dtype: 'float32', dims: [-1, 16] }],
+    crossing: [{ name: 'h', dtype: 'float32', dims: [-1, 16] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: [1, 16] }],
+  };
 }
 
 /** sha256 of bytes, lower-case hex. */

@@ -95,7 +95,7 @@ test('graceful shutdown: in-flight and queued work finishes, new work is refused
   assert.equal(byId.get(2)?.type, 'result');
   const refused = byId.get(3);
   assert.ok(refused?.type === 'error' && refused.code === 'ERR_SHUTTING_DOWN' && refused.retryable, JSON.stringify(refused));
-  assert.deepEqual(await c.closed, { code: CLOSE_CODES.GOING_AWAY, reason: 'going away' });
+  assert.deepEqual(await c.closedWithin(), { code: CLOSE_CODES.GOING_AWAY, reason: 'going away' });
   await closing;
 
   const again = await startServer({ plans: [slow.dir, mlp.dir], port: server.port, workers: 1 });
@@ -105,7 +105,7 @@ test('graceful shutdown: in-flight and queued work finishes, new work is refused
   d.send({ type: 'infer', requestId: 1, tensors: [mlpInput()] });
   assert.equal((await d.next()).type, 'result', 'a new client is served after the restart');
   await again.close({ restart: true });
-  assert.deepEqual(await d.closed, { code: CLOSE_CODES.SERVICE_RESTART, reason: 'service restart' });
+  assert.deepEqual(await d.closedWithin(), { code: CLOSE_CODES.SERVICE_RESTART, reason: 'service restart' });
 });
 
 test('bearer tokens: per-device and shared tokens in hello; missing or wrong tokens are ERR_UNAUTHORIZED', async () => {
@@ -129,7 +129,7 @@ test('bearer tokens: per-device and shared tokens in hello; missing or wrong tok
         await c.close();
       } else {
         assert.deepEqual(answer, { type: 'error', code: 'ERR_UNAUTHORIZED', message: refusedWith, retryable: false });
-        assert.equal((await c.closed).code, CLOSE_CODES.POLICY_VIOLATION);
+        assert.equal((await c.closedWithin()).code, CLOSE_CODES.POLICY_VIOLATION);
       }
     }
   } finally {

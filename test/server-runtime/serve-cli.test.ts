@@ -59,7 +59,7 @@ test('edgesplit serve: prints where it listens, serves a device, and on SIGTERM 
     c.send({ type: 'infer', requestId: 1, tensors: [wireTensor('h', 'float32', [1, 16], new Float32Array(16).fill(1))] });
     assert.equal((await c.next()).type, 'result');
     child.kill('SIGTERM');
-    assert.deepEqual(await c.closed, { code: CLOSE_CODES.GOING_AWAY, reason: 'going away' });
+    assert.deepEqual(await c.closedWithin(), { code: CLOSE_CODES.GOING_AWAY, reason: 'going away' });
     assert.equal(await exited, 0, stderr);
     const summary: unknown = JSON.parse(stdout.slice(firstLine.length + 1));
     assert.deepEqual(summary, { stopped: 'SIGTERM', url: listening.url, plans: ['mlp'], requests: { mlp: { ok: 1 } } });

@@ -9,11 +9,12 @@ import { createSession } from '../../planner/onnx/session.ts';
 import { Rng } from '../../planner/util/rng.ts';
 import { Packr } from 'msgpackr';
 import { TestClient } from './client.ts';
-import { type PlanDir, mlpHalves, slowHalves, writePlanDir, removeDirs, SLOW_DIMS } from './fixtures.ts';
+import { type PlanDir, mlpHalves, slowHalves, dynamicHalves, writePlanDir, removeDirs, SLOW_DIMS } from './fixtures.ts';
 
 const plainMsgpack = new Packr({ useRecords: false });
 let mlp: PlanDir;
 let slow: PlanDir;
+let dyn: PlanDir;
 let server: EdgesplitServer;
 
 function floats(n: number, seed: number): Float32Array {
@@ -50,12 +51,13 @@ async function stillUsable(c: TestClient, requestId: number): Promise<void> {
 before(async () => {
   mlp = await writePlanDir('mlp', mlpHalves());
   slow = await writePlanDir('slow', slowHalves());
-  server = await startServer({ plans: [mlp.dir, slow.planPath], port: 0, workers: 1, queue: 2, heartbeatMs: 150 });
+  dyn = await writePlanDir('dyn', dynamicHalves(), { limits: { maxFrameBytes: 4096 } });
+  server = await startServer({ plans: [mlp.dir, slow.planPath, dyn.dir], port: 0, workers: 1, queue: 2, heartbeatMs: 150 });
 });
 
 after(async () => {
   await server.close();
-  await removeDirs(mlp, slow);
+  await removeDirs(mlp, slow, dyn);
 });
 
 test('hello-ok, then a result equal to running the tail directly', async () => {
@@ -86,7 +88,7 @@ test('hello-ok, then a result equal to running the tail directly', async () => {
 
 test('BAD CALL - unknown plan, hash mismatch and protocol version are refused and the socket closed with 1008', async () => {
   const cases: Array<[Record<string, unknown>, string, RegExp]> = [
-    [{ planId: 'nope', serverSha256: mlp.serverSha256 }, 'ERR_UNKNOWN_PLAN', /^unknown plan 'nope'\. This server serves: 'mlp', 'slow'\. Start the server with --plan/],
+    [{ planId: 'nope', serverSha256: mlp.serverSha256 }, 'ERR_UNKNOWN_PLAN', /^unknown plan 'nope'\. This server serves: 'mlp', 'slow', 'dyn'\. Start the server with --plan/],
     [{ planId: 'mlp', serverSha256: 'f'.repeat(64) }, 'ERR_HASH_MISMATCH', new RegExp(`^plan 'mlp': the device expects a server half with sha256 f{64}, this server has ${mlp.serverSha256}\\. Copy the same plan directory`)],
     [{ planId: 'mlp', serverSha256: mlp.serverSha256, protocolVersion: 99 }, 'ERR_PROTOCOL_VERSION', /^device speaks protocol version 99, this server speaks 1\./],
   ];
@@ -94,7 +96,7 @@ test('BAD CALL - unknown plan, hash mismatch and protocol version are refused an
     const c = await TestClient.connect(server.url);
     c.sendRaw(plainMsgpack.pack({ type: 'hello', protocolVersion: PROTOCOL_VERSION, deviceId: 'd', ...fields }));
     expectError(await c.next(), code, message);
-    assert.deepEqual(await c.closed, { code: CLOSE_CODES.POLICY_VIOLATION, reason: code });
+    assert.deepEqual(await c.closedWithin(), { code: CLOSE_CODES.POLICY_VIOLATION, reason: code });
   }
 });
 
@@ -104,6 +106,18 @@ test('BAD CALL - infer before hello is ERR_NO_HELLO and the connection stays usa
   expectError(await c.next(), 'ERR_NO_HELLO', 'infer request 5 came before a successful hello. Send a hello frame first and wait for hello-ok.', 5);
   assert.equal((await c.hello({ planId: 'mlp', serverSha256: mlp.serverSha256 })).type, 'hello-ok');
   await stillUsable(c, 6);
+  expectError(await c.hello({ planId: 'slow', serverSha256: slow.serverSha256 }), 'ERR_FRAME_MALFORMED', "this connection already said hello for plan 'mlp'. Open a new connection for another plan.");
+  await stillUsable(c, 7);
+  await c.close();
+});
+
+test('BAD CALL - a run that fails inside ONNX Runtime is ERR_INFERENCE_FAILED and the connection stays usable', async () => {
+  const c = await helloed(dyn, 'dyn');
+  c.send({ type: 'infer', requestId: 1, tensors: [wireTensor('h', 'float32', [2, 16], new Float32Array(32))] });
+  expectError(await c.next(), 'ERR_INFERENCE_FAILED', /^ONNX Runtime failed to run the server half: .*Reshape/s, 1);
+  c.send({ type: 'infer', requestId: 2, tensors: [wireTensor('h', 'float32', [1, 16], new Float32Array(16).fill(3))] });
+  const r = await c.next();
+  assert.ok(r.type === 'result' && r.requestId === 2, JSON.stringify(r));
   await c.close();
 });
 
@@ -156,7 +170,7 @@ test('BAD CALL - a frame over the plan limit is ERR_FRAME_TOO_LARGE; over every 
   await stillUsable(c, 2);
   const slowLimit = SLOW_DIMS[0] * SLOW_DIMS[1] * 4 + 64 * 1024;
   c.sendRaw(new Uint8Array(slowLimit + 1));
-  assert.equal((await c.closed).code, CLOSE_CODES.MESSAGE_TOO_BIG);
+  assert.equal((await c.closedWithin()).code, CLOSE_CODES.MESSAGE_TOO_BIG);
 });
 
 test('overload: with 1 session and a queue of 2, a burst of 10 gets 3 results and exactly 7 retryable ERR_OVERLOADED', async () => {
@@ -201,7 +215,7 @@ test('a device that disconnects mid-request frees its slot: its queued work is d
   for (let i = 0; i < 3; i++) gone.send({ type: 'infer', requestId: i, tensors: [slowInput(i)] });
   while (server.metrics().queueDepth.slow !== 2) await new Promise((r) => setTimeout(r, 5));
   gone.ws.terminate();
-  await gone.closed;
+  await gone.closedWithin();
   const next = await helloed(slow, 'slow');
   next.send({ type: 'infer', requestId: 1, tensors: [slowInput()] });
   const r = await next.next(30_000);
@@ -216,8 +230,7 @@ test('a device that disconnects mid-request frees its slot: its queued work is d
 test('heartbeat: a peer that does not answer pings is terminated; one that does stays', async () => {
   const deaf = await TestClient.connect(server.url, { autoPong: false });
   const alive = await TestClient.connect(server.url);
-  const closed = await Promise.race([deaf.closed, new Promise<undefined>((r) => setTimeout(r, 3000))]);
-  assert.equal(closed?.code, 1006, 'terminated without a close frame');
+  assert.equal((await deaf.closedWithin(3000)).code, 1006, 'terminated without a close frame');
   assert.equal(alive.ws.readyState, alive.ws.OPEN);
   await alive.close();
 });
@@ -229,7 +242,7 @@ test('health and metrics over HTTP on the same port', async () => {
   assert.deepEqual(await live.json(), { status: 'live' });
   const ready = await fetch(`${base}/health/ready`);
   assert.equal(ready.status, 200);
-  assert.deepEqual(await ready.json(), { status: 'ready', plans: ['mlp', 'slow'] });
+  assert.deepEqual(await ready.json(), { status: 'ready', plans: ['mlp', 'slow', 'dyn'] });
   assert.equal((await fetch(`${base}/nope`)).status, 404);
   assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
   const m = await fetch(`${base}/metrics`);

@@ -1,0 +1,215 @@
+// Benchmark of the server runtime: throughput with 8 concurrent devices beside raw session.run
+// throughput of the same server half with the same number of sessions, and bytes on the wire per
+// request beside the raw tensor bytes. Writes the 'server' section of docs/benchmarks.md.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { WebSocket } from 'ws';
+import { loadZooModel } from '../planner/zoo/index.ts';
+import { analyzeModel } from '../planner/onnx/analyze.ts';
+import { splitModel } from '../planner/onnx/split.ts';
+import { encodeModel } from '../planner/onnx/model.ts';
+import { createSession } from '../planner/onnx/session.ts';
+import { type WireTensor, type Frame, PROTOCOL_VERSION, decodeFrame, encodeFrame, wireTensor } from '../shared/protocol.ts';
+import { byteLength } from '../shared/dtypes.ts';
+import { writeSection, table } from './results.ts';
+
+const CLIENTS = 8;
+const SESSIONS = availableParallelism();
+
+/** Models and cuts measured, with how many requests each run makes. */
+const CASES = [
+  { id: 'mnist-mlp', depth: 0.5, requests: 4000 },
+  { id: 'ppocr-rec', depth: 0.3, requests: 240 },
+  { id: 'ppocr-rec', depth: 0.7, requests: 240 },
+] as const;
+
+interface Prepared {
+  label: string;
+  planDir: string;
+  planId: string;
+  serverSha256: string;
+  tail: Uint8Array;
+  /** Crossing tensors of real inputs, one set per client. */
+  inputs: WireTensor[][];
+  crossingBytes: number;
+  outputBytes: number;
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** Split a zoo model at `depth` of its cut points, run the head on real inputs, write a plan directory. */
+async function prepare(id: string, depth: number): Promise<Prepared> {
+  const zoo = await loadZooModel(id);
+  const analysis = await analyzeModel(zoo.model, { inputShapes: zoo.inputShapes, source: id });
+  const cut = analysis.cuts[Math.round(depth * (analysis.cuts.length - 1))]!;
+  const { head, tail, crossing } = splitModel(zoo.model, cut, analysis);
+  const headBytes = encodeModel(head);
+  const tailBytes = encodeModel(tail);
+  const planId = `${id}-${cut.id}`;
+  const planDir = await mkdtemp(join(tmpdir(), `edgesplit-bench-${planId}-`));
+  await writeFile(join(planDir, 'device.onnx'), headBytes);
+  await writeFile(join(planDir, 'server.onnx'), tailBytes);
+  const spec = (t: { name: string; dtype: WireTensor['dtype']; dims: number[] }): { name: string; dtype: WireTensor['dtype']; dims: number[] } => ({ name: t.name, dtype: t.dtype, dims: [...t.dims] });
+  await writeFile(join(planDir, 'plan.json'), JSON.stringify({
+    schemaVersion: 1, planId,
+    model: { id },
+    split: { cutIndex: cut.index, cutId: cut.id, crossing: crossing.map(spec) },
+    device: { file: 'device.onnx', sha256: sha256(headBytes), inputs: analysis.inputs.map(spec) },
+    server: { file: 'server.onnx', sha256: sha256(tailBytes), outputs: analysis.outputs.map(spec) },
+  }, null, 2));
+  const headSession = await createSession(headBytes);
+  const inputs: WireTensor[][] = [];
+  for (const feeds of await zoo.sampleInputs(CLIENTS, 1)) {
+    const out = await headSession.run(feeds);
+    inputs.push(crossing.map((c) => wireTensor(c.name, c.dtype, out[c.name]!.dims, out[c.name]!.data)));
+  }
+  await headSession.release();
+  return {
+    label: `${id} at ${cut.id} (${Math.round(depth * 100)}% of ${analysis.cuts.length} cuts)`, planDir, planId, serverSha256: sha256(tailBytes), tail: tailBytes, inputs,
+    crossingBytes: crossing.reduce((a, c) => a + byteLength(c.dtype, c.dims), 0),
+    outputBytes: analysis.outputs.reduce((a, o) => a + byteLength(o.dtype, o.dims), 0),
+  };
+}
+
+// One raw session per thread, looping session.run on its own with no messages in between.
+const TSX_API = import.meta.resolve('tsx/esm/api');
+const SESSION_MODULE = new URL('../server-runtime/session.ts', import.meta.url).href;
+const RAW_WORKER = `
+const { workerData, parentPort } = require('node:worker_threads');
+import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(SESSION_MODULE)}); }).then(async ({ openOrtSession }) => {
+  const session = await openOrtSession(workerData.model, { intraOpThreads: 1 });
+  for (let i = 0; i < 5; i++) await session.run(workerData.tensors);
+  parentPort.postMessage('ready');
+  parentPort.once('message', async () => {
+    for (let i = 0; i < workerData.runs; i++) await session.run(workerData.tensors);
+    await session.close();
+    parentPort.postMessage('done');
+  });
+});`;
+
+/** Requests per second of SESSIONS raw sessions in parallel threads, `requests` runs in all. */
+async function rawThroughput(p: Prepared, requests: number): Promise<number> {
+  const per = Math.ceil(requests / SESSIONS);
+  const workers = Array.from({ length: SESSIONS }, (_, i) => new Worker(RAW_WORKER, { eval: true, workerData: { model: p.tail, tensors: p.inputs[i % p.inputs.length], runs: per } }));
+  await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+  const t0 = performance.now();
+  const done = workers.map((w) => new Promise((r) => w.once('message', r)));
+  for (const w of workers) w.postMessage('go');
+  await Promise.all(done);
+  const seconds = (performance.now() - t0) / 1000;
+  await Promise.all(workers.map((w) => w.terminate()));
+  return (per * SESSIONS) / seconds;
+}
+
+/** Start `edgesplit serve` in a child process; resolves with its URL and a stop function. */
+async function serve(p: Prepared): Promise<{ url: string; stop: () => Promise<void> }> {
+  const bin = fileURLToPath(new URL('../bin/edgesplit.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, 'serve', '--plan', p.planDir, '--port', '0', '--workers', String(SESSIONS), '--queue', String(CLIENTS * 2), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) {
+        const parsed: unknown = JSON.parse(line);
+        if (typeof parsed === 'object' && parsed !== null && 'url' in parsed && typeof parsed.url === 'string') resolve(parsed.url);
+        else reject(new Error(`unexpected first line from edgesplit serve: ${line}`));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`edgesplit serve exited with ${code}`)));
+  });
+  return {
+    url,
+    stop: () => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** One device: hello, then `count` requests one after the other. Returns bytes sent and received per request. */
+async function device(url: string, p: Prepared, tensors: WireTensor[], count: number): Promise<{ sentBytes: number; receivedBytes: number }> {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  let waiting: ((f: Frame) => void) | undefined;
+  let receivedBytes = 0;
+  ws.on('message', (data: Buffer) => {
+    receivedBytes = data.byteLength;
+    waiting?.(decodeFrame(data));
+  });
+  const next = (): Promise<Frame> => new Promise((resolve) => (waiting = resolve));
+  ws.send(encodeFrame({ type: 'hello', protocolVersion: PROTOCOL_VERSION, deviceId: 'bench', planId: p.planId, serverSha256: p.serverSha256 }));
+  const ok = await next();
+  if (ok.type !== 'hello-ok') throw new Error(`hello refused: ${JSON.stringify(ok)}`);
+  let sentBytes = 0;
+  for (let i = 0; i < count; i++) {
+    const frame = encodeFrame({ type: 'infer', requestId: i, tensors });
+    sentBytes = frame.byteLength;
+    ws.send(frame);
+    const r = await next();
+    if (r.type !== 'result') throw new Error(`request failed: ${JSON.stringify(r)}`);
+  }
+  ws.close();
+  return { sentBytes, receivedBytes };
+}
+
+/** Requests per second through the server with CLIENTS devices, each with one request in flight. */
+async function serverThroughput(p: Prepared, requests: number): Promise<{ perSecond: number; sentBytes: number; receivedBytes: number }> {
+  const server = await serve(p);
+  try {
+    const per = Math.ceil(requests / CLIENTS);
+    await Promise.all(p.inputs.map((t) => device(server.url, p, t, 3)));
+    const t0 = performance.now();
+    const bytes = await Promise.all(p.inputs.map((t) => device(server.url, p, t, per)));
+    const seconds = (performance.now() - t0) / 1000;
+    return { perSecond: (per * CLIENTS) / seconds, sentBytes: bytes[0]!.sentBytes, receivedBytes: bytes[0]!.receivedBytes };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** WebSocket framing bytes of a client (masked) or server message of `n` payload bytes. */
+function wsHeaderBytes(n: number, masked: boolean): number {
+  return (n < 126 ? 2 : n < 65536 ? 4 : 10) + (masked ? 4 : 0);
+}
+
+const rows: Array<Array<string | number>> = [];
+const wireRows: Array<Array<string | number>> = [];
+for (const c of CASES) {
+  process.stderr.write(`bench:server ${c.id} at ${c.depth * 100}% ...\n`);
+  const p = await prepare(c.id, c.depth);
+  try {
+    const raw = await rawThroughput(p, c.requests);
+    const srv = await serverThroughput(p, c.requests);
+    rows.push([p.label, SESSIONS, CLIENTS, raw.toFixed(1), srv.perSecond.toFixed(1), (srv.perSecond / raw).toFixed(2)]);
+    const rawBytes = p.crossingBytes + p.outputBytes;
+    const wire = srv.sentBytes + wsHeaderBytes(srv.sentBytes, true) + srv.receivedBytes + wsHeaderBytes(srv.receivedBytes, false);
+    wireRows.push([p.label, p.crossingBytes, p.outputBytes, srv.sentBytes, srv.receivedBytes, wire, `${(((wire - rawBytes) / rawBytes) * 100).toFixed(2)}%`]);
+  } finally {
+    await rm(p.planDir, { recursive: true, force: true });
+  }
+}
+
+const markdown = [
+  '## Server runtime',
+  '',
+  `Throughput of \`edgesplit serve\` (a child process, ${SESSIONS} sessions in worker threads) with ${CLIENTS} concurrent devices on loopback, each a raw ws client with one request in flight sending the crossing tensors of real inputs, beside ${SESSIONS} raw ONNX Runtime sessions of the same server half, each looping \`session.run\` in its own thread. Goal: ratio at least 0.9. Clients, server and sessions share the same cores.`,
+  '',
+  table(['plan (model at cut)', 'sessions', 'devices', 'raw session.run (req/s)', 'server (req/s)', 'ratio'], rows),
+  '',
+  'Bytes on the wire per request: the infer frame up and the result frame down (msgpack), and with WebSocket framing, beside the raw tensor bytes.',
+  '',
+  table(['plan (model at cut)', 'crossing tensor bytes', 'output tensor bytes', 'infer frame bytes', 'result frame bytes', 'on the wire (with ws framing)', 'overhead'], wireRows),
+  '',
+  'Run: `npm run bench:server`.',
+].join('\n');
+await writeSection('server', markdown);
+process.stdout.write(markdown + '\n');
