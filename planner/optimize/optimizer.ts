@@ -25,7 +25,7 @@ export interface CutResult {
 
 /** Why no decision meets the budgets, and the best that can be had. */
 export interface Infeasibility {
-  /** The budgets that cannot be met (two when each can be met alone but not together). */
+  /** The budgets that cannot be met: one that fails even alone, or the two or three that cannot be met together. */
   violated: BudgetName[];
   message: string;
   /** Least latency among cuts that fit in memory (all cuts if none fits), at the largest ratio, f_max and p_max. */
@@ -384,13 +384,26 @@ export function diagnose(model: CostModel, cutIndices: readonly number[]): Infea
   const fastest = pool.reduce((x, y) => (y.latencyS < x.latencyS ? y : x));
   const underLatency = pool.filter((r) => r.inner.feasible);
   const cheapest = underLatency.length > 0 ? underLatency.reduce((x, y) => (y.inner.energyJ < x.inner.energyJ ? y : x)) : null;
+  const memoryBinds = pool.length < rows.length;
+  const underLatencyAll = rows.filter((r) => r.inner.feasible);
+  const cheapestAnywhere = underLatencyAll.length > 0 ? Math.min(...underLatencyAll.map((r) => r.inner.energyJ)) : Infinity;
+  // Each budget alone can be met: find the combination that cannot, the memory budget first
+  // (it decides which cuts are left), then the deadline, then the energy within the deadline.
+  const conflicts = {
+    'latency+memory': ['latency', 'memory'], 'energy+memory': ['energy', 'memory'],
+    'energy+latency+memory': ['energy', 'latency', 'memory'], 'energy+latency': ['energy', 'latency'],
+  } as const satisfies Record<string, readonly BudgetName[]>;
+  let conflict: keyof typeof conflicts | null = null;
   const violated: BudgetName[] = [];
   if (!latencyAlone) violated.push('latency');
   if (!energyAlone) violated.push('energy');
   if (!memoryAlone) violated.push('memory');
   if (violated.length === 0) {
-    if (!fastest || fastest.latencyS > budgets.latencyS) violated.push('latency', 'memory');
-    else violated.push('energy', 'latency');
+    if (fastest.latencyS > budgets.latencyS) conflict = 'latency+memory';
+    else if (!pool.some((r) => r.energyFloorJ <= budgets.energyJ)) conflict = 'energy+memory';
+    else if (memoryBinds && cheapestAnywhere <= budgets.energyJ) conflict = 'energy+latency+memory';
+    else conflict = 'energy+latency';
+    violated.push(...conflicts[conflict]);
   }
   const id = (i: number): string => `'${problem.cuts[i]!.id}'`;
   const T = formatSi(budgets.latencyS, 's');
@@ -413,10 +426,13 @@ export function diagnose(model: CostModel, cutIndices: readonly number[]): Infea
     const lowest = rows.reduce((x, y) => (y.energyFloorJ < x.energyFloorJ ? y : x));
     parts.push(`${noCutMeets} the energy budget ${E} even without a deadline: at least ${formatSi(lowest.energyFloorJ, 'J')}${single ? '' : ` (cut ${id(lowest.i)})`}`);
   }
-  if (memoryAlone && latencyAlone && energyAlone) {
-    if (violated.includes('memory')) parts.push(`no cut that fits the memory budget ${M} meets the latency budget ${T}: ${latencyNote}`);
-    else parts.push(`${noCutMeets} the energy budget ${E} within the latency budget ${T}: ${energyNote}`);
+  if (conflict === 'latency+memory') parts.push(`no cut that fits the memory budget ${M} meets the latency budget ${T}: ${latencyNote}`);
+  if (conflict === 'energy+memory') {
+    const lowest = pool.reduce((x, y) => (y.energyFloorJ < x.energyFloorJ ? y : x));
+    parts.push(`no cut that fits the memory budget ${M} meets the energy budget ${E} even without a deadline: at least ${formatSi(lowest.energyFloorJ, 'J')} (cut ${id(lowest.i)})`);
   }
+  if (conflict === 'energy+latency+memory') parts.push(`no cut that fits the memory budget ${M} meets the energy budget ${E} within the latency budget ${T}: ${energyNote}; larger device halves could, but do not fit in memory`);
+  if (conflict === 'energy+latency') parts.push(`${noCutMeets} the energy budget ${E} within the latency budget ${T}: ${energyNote}`);
   const advice = `Loosen the ${violated.join(' or ')} budget${violated.length > 1 ? 's' : ''}, allow a larger pruning ratio, or pick a faster device or channel.`;
   return {
     violated,

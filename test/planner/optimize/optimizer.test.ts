@@ -170,6 +170,21 @@ test('infeasible budgets name the budget that cannot be met, with the least late
   assert.ok(!memory.feasible);
   assert.deepEqual(memory.infeasibility.violated, ['latency', 'memory']);
   assert.match(memory.infeasibility.message, /no cut that fits the memory budget 1 kB meets the latency budget 100 ms/);
+
+  // Only the all-on-server cut fits, and sending the whole input costs more than 10 mJ however
+  // slowly it goes (N0 ln2 8S / g = 21 mJ); the patch embedding's cut would need about 8 mJ.
+  const memoryEnergy = optimize({ ...EXAMPLE, budgets: { latencyS: 10, energyJ: 0.01, memoryBytes: 1000 } });
+  assert.ok(!memoryEnergy.feasible);
+  assert.deepEqual(memoryEnergy.infeasibility.violated, ['energy', 'memory']);
+  assert.match(memoryEnergy.infeasibility.message, /no cut that fits the memory budget 1 kB meets the energy budget 10 mJ even without a deadline: at least 21\.\d mJ \(cut 'input'\)/);
+
+  // All three: within 400 ms the input costs about 58 mJ to send, more than 40 mJ; cuts further
+  // in would make it but do not fit in 1 kB.
+  const all = optimize({ ...EXAMPLE, budgets: { latencyS: 0.4, energyJ: 0.04, memoryBytes: 1000 } });
+  assert.ok(!all.feasible);
+  assert.deepEqual(all.infeasibility.violated, ['energy', 'latency', 'memory']);
+  assert.ok(all.infeasibility.minEnergyUnderLatencyJ! > 0.04);
+  assert.match(all.infeasibility.message, /no cut that fits the memory budget 1 kB meets the energy budget 40 mJ within the latency budget 400 ms: the least energy within 400 ms is 5\d\.?\d* mJ at cut 'input'/);
 });
 
 test('a fixed split that cannot make it names its cut', () => {
