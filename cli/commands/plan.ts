@@ -92,6 +92,19 @@ function baselineLine(name: string, r: OptimizerResult): string {
   return `  ${name.padEnd(12)} cut ${b.cutId}, ratio ${b.ratio}: bound ${b.distortion.toPrecision(3)}, latency ${ms(b.latency.totalS)}, energy ${formatSi(b.energy.totalJ, 'J')}`;
 }
 
+/** Loss of task accuracy (in points) or top-1 agreement below which the summary warns. */
+const WARN_ACCURACY_LOSS = 0.05;
+const WARN_AGREEMENT = 0.9;
+
+/** A warning line when the pruning the budgets force costs real accuracy, which the bound alone does not show. */
+function qualityWarning(r: PlanResult): string[] {
+  const d = r.plan.distortion;
+  const loss = d.accuracy ? d.accuracy.unpruned - d.accuracy.plan : undefined;
+  if ((loss === undefined || loss <= WARN_ACCURACY_LOSS) && d.top1Agreement >= WARN_AGREEMENT) return [];
+  const what = loss !== undefined && loss > WARN_ACCURACY_LOSS ? `loses ${(loss * 100).toFixed(1)} points of ${d.accuracy!.metric}` : `agrees with the unpruned model on only ${(d.top1Agreement * 100).toFixed(1)}% of top-1 answers`;
+  return [`  warning    pruning at ${r.plan.pruning.ratio} ${what}: loosen the budgets, or plan with finer levels (--ratios 0,0.05,0.1,...) to find a smaller ratio that fits`];
+}
+
 /** The human summary of a plan: the decision with units, the predicted breakdown, the distortion figures and the files. */
 export function formatPlan(r: PlanResult): string {
   const p = r.plan;
@@ -114,7 +127,8 @@ export function formatPlan(r: PlanResult): string {
     `  bound      ${num(d.bound)} = Gamma ${d.gamma.toPrecision(4)} x parameter distortion ${num(d.parameter)}${d.gammaSource.startsWith('1:') ? ' (Gamma 1: no Lipschitz factor for this model)' : ''}`,
     `  measured   on ${d.calibrationInputs} calibration inputs: output distortion ${num(d.measuredOutput)}, top-1 agreement ${(d.top1Agreement * 100).toFixed(1)}% vs the unpruned model`,
     ...(d.accuracy ? [`  task       ${d.accuracy.metric} ${(d.accuracy.plan * 100).toFixed(1)}% on ${d.accuracy.inputs} held-out labelled inputs (unpruned ${(d.accuracy.unpruned * 100).toFixed(1)}%)`] : []),
-    `  split      head then tail equals the pruned model: max abs diff ${d.composeMaxAbsDiff.toExponential(2)}`,
+    `  split      head then tail equals the pruned model: max abs diff ${d.composeMaxAbsDiff.toExponential(2)} (graph optimisation off), ${d.composeMaxAbsDiffOptimized.toExponential(2)} as the runtimes run it`,
+    ...qualityWarning(r),
     `baselines (same problem)`,
     baselineLine('on-device', r.baselines.onDevice),
     baselineLine('on-server', r.baselines.onServer),

@@ -37,9 +37,14 @@ export interface EmittedCosts {
 /** What running head then tail on calibration inputs showed. */
 export interface Verification {
   inputs: number;
-  /** max |tail(head(x)) - pruned(x)| over every output, and the outputs' scale (max |y|): the split is exact when diff <= 1e-5 x scale. */
+  /**
+   * max |tail(head(x)) - pruned(x)| over every output with graph optimisation off, and the outputs'
+   * scale (max |y|): the split is exact when diff <= 1e-5 x scale.
+   */
   composeMaxAbsDiff: number;
   composeScale: number;
+  /** The same difference with ONNX Runtime's graph optimisations on, as the runtimes run the halves. */
+  composeMaxAbsDiffOptimized: number;
   /** sum ||y0 - y||^2 / sum ||y0||^2 of head+tail (y) against the unpruned full model (y0), on the model's first output. */
   outputDistortion: number;
   /** Share of rows (last axis) whose argmax agrees with the unpruned model's. */
@@ -66,7 +71,7 @@ export interface WrittenPlan extends PlanManifest {
   };
   distortion: NonNullable<PlanManifest['distortion']> & {
     parameter: number; measuredOutput: number; top1Agreement: number;
-    gamma: number; gammaSource: string; calibrationInputs: number; composeMaxAbsDiff: number;
+    gamma: number; gammaSource: string; calibrationInputs: number; composeMaxAbsDiff: number; composeMaxAbsDiffOptimized: number;
     accuracy?: NonNullable<Verification['accuracy']>;
   };
   budgets: NonNullable<PlanManifest['budgets']>;
@@ -152,30 +157,65 @@ async function compose(head: PlannerSession, tail: PlannerSession, x: Feeds): Pr
   return tail.run(h);
 }
 
-/** Run head then tail against the pruned and the unpruned full model. */
+/** Largest |a - b| over every output of `reference`, and the outputs' scale. */
+function outputsDiff(got: Feeds, reference: Feeds): { maxDiff: number; scale: number } {
+  let maxDiff = 0;
+  let scale = 0;
+  for (const [name, ref] of Object.entries(reference)) {
+    const d = maxAbsDiff(Array.from(got[name]?.data ?? [], Number), Array.from(ref.data, Number));
+    maxDiff = Math.max(maxDiff, d.maxDiff);
+    scale = Math.max(scale, d.scale);
+  }
+  return { maxDiff, scale };
+}
+
+/** Open sessions, run `body`, release them all. */
+async function withSessions<T>(models: ModelProto[], optimization: 'disabled' | 'all', body: (s: PlannerSession[]) => Promise<T>): Promise<T> {
+  const sessions: PlannerSession[] = [];
+  try {
+    for (const m of models) sessions.push(await createSession(m, { optimization }));
+    return await body(sessions);
+  } finally {
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+}
+
+/** Inputs of the exactness check (with graph optimisation off); a split is exact or not on any input. */
+const EXACTNESS_INPUTS = 8;
+
+/**
+ * Run head then tail against the pruned and the unpruned full model. NOTE: exactness is checked with
+ * ONNX Runtime's graph optimisations off, where head then tail reproduces the pruned model to the
+ * bit; with them on (as the runtimes run), fusions that differ on either side of the cut change the
+ * float rounding (1.2e-5 on the PP-OCR recogniser pruned at 0.5, at output scale 1), which is
+ * reported as `composeMaxAbsDiffOptimized`, not treated as a failure.
+ */
 async function verify(mp: ModelProblem, level: PruneLevel, head: ModelProto, tail: ModelProto, n: number): Promise<Verification> {
   const inputs = await mp.source.sampleInputs(n, 1);
-  const sessions = await Promise.all([createSession(head), createSession(tail), createSession(level.model), createSession(mp.source.model)]);
-  const [hs, ts, pruned, full] = sessions;
-  try {
-    const outName = full.outputNames[0]!;
+  const exact = await withSessions([head, tail, level.model], 'disabled', async ([hs, ts, pruned]) => {
+    let worst = { maxDiff: 0, scale: 0 };
+    for (const x of inputs.slice(0, EXACTNESS_INPUTS)) {
+      const d = outputsDiff(await compose(hs!, ts!, x), await pruned!.run(x));
+      worst = { maxDiff: Math.max(worst.maxDiff, d.maxDiff), scale: Math.max(worst.scale, d.scale) };
+    }
+    return worst;
+  });
+  if (exact.maxDiff > COMPOSE_TOLERANCE * Math.max(exact.scale, 1e-30)) {
+    throw new EdgesplitError('ERR_INTERNAL', `the emitted halves do not compose to the pruned model: max |head+tail - pruned| = ${exact.maxDiff} at output scale ${exact.scale} (allowed ${COMPOSE_TOLERANCE} x scale, graph optimisation off). Nothing was written; please report this with the model and the decision.`, { details: { ...exact } });
+  }
+  return withSessions([head, tail, level.model, mp.source.model], 'all', async ([hs, ts, pruned, full]) => {
+    const outName = full!.outputNames[0]!;
     const rowLength = mp.levels[0]!.analysis.outputs[0]!.dims.at(-1) ?? 1;
-    let maxDiff = 0;
-    let scale = 0;
+    let optimizedDiff = 0;
     let err2 = 0;
     let norm2 = 0;
     let agree = 0;
     let rows = 0;
     for (const x of inputs) {
-      const composed = await compose(hs, ts, x);
-      const prunedOut = await pruned.run(x);
-      for (const name of pruned.outputNames) {
-        const d = maxAbsDiff(Array.from(composed[name]?.data ?? [], Number), Array.from(prunedOut[name]!.data, Number));
-        maxDiff = Math.max(maxDiff, d.maxDiff);
-        scale = Math.max(scale, d.scale);
-      }
+      const composed = await compose(hs!, ts!, x);
+      optimizedDiff = Math.max(optimizedDiff, outputsDiff(composed, await pruned!.run(x)).maxDiff);
       const y = firstOutput(composed, outName);
-      const y0 = firstOutput(await full.run(x), outName);
+      const y0 = firstOutput(await full!.run(x), outName);
       for (let i = 0; i < y0.length; i++) {
         err2 += (y0[i]! - y[i]!) ** 2;
         norm2 += y0[i]! ** 2;
@@ -186,28 +226,23 @@ async function verify(mp: ModelProblem, level: PruneLevel, head: ModelProto, tai
       rows += a.length;
     }
     const v: Verification = {
-      inputs: inputs.length, composeMaxAbsDiff: maxDiff, composeScale: scale,
+      inputs: inputs.length, composeMaxAbsDiff: exact.maxDiff, composeScale: exact.scale, composeMaxAbsDiffOptimized: optimizedDiff,
       outputDistortion: norm2 > 0 ? err2 / norm2 : 0, top1Agreement: rows > 0 ? agree / rows : 1,
     };
-    if (maxDiff > COMPOSE_TOLERANCE * Math.max(scale, 1e-30)) {
-      throw new EdgesplitError('ERR_INTERNAL', `the emitted halves do not compose to the pruned model: max |head+tail - pruned| = ${maxDiff} at output scale ${scale} (allowed ${COMPOSE_TOLERANCE} x scale). Nothing was written.`, { details: { maxDiff, scale } });
-    }
     const metric = mp.source.taskMetric;
     if (mp.source.labelled && metric) {
       const set = await mp.source.labelled(n, 2);
       let planScore = 0;
       let unprunedScore = 0;
       for (let i = 0; i < set.inputs.length; i++) {
-        planScore += metric.score(await compose(hs, ts, set.inputs[i]!), set.labels[i]!);
-        unprunedScore += metric.score(await full.run(set.inputs[i]!), set.labels[i]!);
+        planScore += metric.score(await compose(hs!, ts!, set.inputs[i]!), set.labels[i]!);
+        unprunedScore += metric.score(await full!.run(set.inputs[i]!), set.labels[i]!);
       }
       const m = set.inputs.length;
       v.accuracy = { metric: metric.name, inputs: m, plan: m > 0 ? planScore / m : 0, unpruned: m > 0 ? unprunedScore / m : 0 };
     }
     return v;
-  } finally {
-    await Promise.all(sessions.map((s) => s.release()));
-  }
+  });
 }
 
 function emittedCosts(headAnalysis: ModelAnalysis, tailAnalysis: ModelAnalysis, crossingBytes: number): EmittedCosts {
@@ -297,6 +332,7 @@ export async function emitPlan(mp: ModelProblem, decision: Decision, dir: string
       gammaSource: options.gammaSource,
       calibrationInputs: verification.inputs,
       composeMaxAbsDiff: verification.composeMaxAbsDiff,
+      composeMaxAbsDiffOptimized: verification.composeMaxAbsDiffOptimized,
       ...(verification.accuracy ? { accuracy: verification.accuracy } : {}),
     },
     budgets: {
