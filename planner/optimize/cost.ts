@@ -42,7 +42,9 @@ export const BUDGET_TOLERANCE = 1e-9;
 
 /** Shannon rate r(p) = B log2(1 + p g / (N0 B)) in bit/s. */
 export function rateBitPerS(powerW: number, bandwidthHz: number, gain: number, noiseDensityWPerHz: number): number {
-  return bandwidthHz * Math.log2(1 + (powerW * gain) / (noiseDensityWPerHz * bandwidthHz));
+  // NOTE: log1p, not log2(1 + x): at the small SNRs of slow, frugal transmissions 1 + x loses
+  // the digits that the rate, and so the transmit time, depends on.
+  return (bandwidthHz * Math.log1p((powerW * gain) / (noiseDensityWPerHz * bandwidthHz))) / Math.LN2;
 }
 
 /** The power that gives rate R: p = (N0 B / g)(2^(R / B) - 1). */

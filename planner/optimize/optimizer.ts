@@ -357,9 +357,14 @@ export function splitOnly(problem: PlanningProblem): PlanResult {
   };
 }
 
+const BUDGETS: readonly BudgetName[] = ['energy', 'latency', 'memory'];
+
 /**
- * Why no decision over `cutIndices` meets the budgets. A budget is reported when it cannot be met
- * even alone; when each can be met alone, the pair that cannot be met together is reported.
+ * Why no decision over `cutIndices` meets the budgets. First the budgets that cannot be met even
+ * alone (the others loosened without limit); then, if loosening those is not enough, the
+ * smallest combination of the rest that cannot be met together: latency + memory, energy +
+ * memory, energy + latency, or all three. Loosening every budget named makes the problem
+ * feasible. Everything is evaluated at the largest ratio, where each cut is at its cheapest.
  */
 export function diagnose(model: CostModel, cutIndices: readonly number[]): Infeasibility {
   const problem = model.problem;
@@ -377,62 +382,73 @@ export function diagnose(model: CostModel, cutIndices: readonly number[]): Infea
     const inner = solveInner(model, q);
     return { i, q, fastest, latencyS, energyFloorJ, inner, memoryOk: q.memoryBytes <= model.memoryLimitBytes };
   });
-  const memoryAlone = rows.some((r) => r.memoryOk);
-  const latencyAlone = rows.some((r) => r.latencyS <= budgets.latencyS);
-  const energyAlone = rows.some((r) => r.energyFloorJ <= budgets.energyJ);
-  const pool = memoryAlone ? rows.filter((r) => r.memoryOk) : rows;
+  type Row = (typeof rows)[number];
+  const meets = (r: Row, loose: ReadonlySet<BudgetName>): boolean => {
+    if (!loose.has('memory') && !r.memoryOk) return false;
+    if (loose.has('latency')) return loose.has('energy') || r.energyFloorJ <= budgets.energyJ;
+    return r.inner.feasible && (loose.has('energy') || r.inner.energyJ <= budgets.energyJ);
+  };
+  const feasibleWith = (loose: ReadonlySet<BudgetName>): boolean => rows.some((r) => meets(r, loose));
+  const allBut = (...kept: BudgetName[]): Set<BudgetName> => new Set(BUDGETS.filter((b) => !kept.includes(b)));
+
+  const alone = BUDGETS.filter((b) => !feasibleWith(allBut(b)));
+  const loosened = new Set<BudgetName>(alone);
+  let conflict: BudgetName[] = [];
+  if (!feasibleWith(loosened)) {
+    const rest = BUDGETS.filter((b) => !loosened.has(b));
+    const pairs: BudgetName[][] = [['latency', 'memory'], ['energy', 'memory'], ['energy', 'latency']];
+    conflict = pairs.find((pair) => pair.every((b) => rest.includes(b)) && !feasibleWith(allBut(...pair))) ?? rest;
+  }
+  const violated = BUDGETS.filter((b) => alone.includes(b) || conflict.includes(b));
+
+  const pool = rows.some((r) => r.memoryOk) ? rows.filter((r) => r.memoryOk) : rows;
   const fastest = pool.reduce((x, y) => (y.latencyS < x.latencyS ? y : x));
   const underLatency = pool.filter((r) => r.inner.feasible);
   const cheapest = underLatency.length > 0 ? underLatency.reduce((x, y) => (y.inner.energyJ < x.inner.energyJ ? y : x)) : null;
-  const memoryBinds = pool.length < rows.length;
-  const underLatencyAll = rows.filter((r) => r.inner.feasible);
-  const cheapestAnywhere = underLatencyAll.length > 0 ? Math.min(...underLatencyAll.map((r) => r.inner.energyJ)) : Infinity;
-  // Each budget alone can be met: find the combination that cannot, the memory budget first
-  // (it decides which cuts are left), then the deadline, then the energy within the deadline.
-  const conflicts = {
-    'latency+memory': ['latency', 'memory'], 'energy+memory': ['energy', 'memory'],
-    'energy+latency+memory': ['energy', 'latency', 'memory'], 'energy+latency': ['energy', 'latency'],
-  } as const satisfies Record<string, readonly BudgetName[]>;
-  let conflict: keyof typeof conflicts | null = null;
-  const violated: BudgetName[] = [];
-  if (!latencyAlone) violated.push('latency');
-  if (!energyAlone) violated.push('energy');
-  if (!memoryAlone) violated.push('memory');
-  if (violated.length === 0) {
-    if (fastest.latencyS > budgets.latencyS) conflict = 'latency+memory';
-    else if (!pool.some((r) => r.energyFloorJ <= budgets.energyJ)) conflict = 'energy+memory';
-    else if (memoryBinds && cheapestAnywhere <= budgets.energyJ) conflict = 'energy+latency+memory';
-    else conflict = 'energy+latency';
-    violated.push(...conflicts[conflict]);
-  }
+
   const id = (i: number): string => `'${problem.cuts[i]!.id}'`;
   const T = formatSi(budgets.latencyS, 's');
   const E = formatSi(budgets.energyJ, 'J');
   const M = formatSi(model.memoryLimitBytes, 'B');
-  const parts: string[] = [];
   const single = cutIndices.length === 1 ? id(cutIndices[0]!) : null;
-  const noCutFits = single ? `cut ${single} does not fit` : 'no cut fits';
-  const noCutMeets = single ? `cut ${single} does not meet` : 'no cut meets';
-  const latencyNote = `the least latency, at ratio ${rhoMax}, f_max and p_max, is ${formatSi(fastest.latencyS, 's')}${single ? '' : ` at cut ${id(fastest.i)}`}`;
-  const energyNote = cheapest
-    ? `the least energy within ${T} is ${formatSi(cheapest.inner.energyJ, 'J')}${single ? '' : ` at cut ${id(cheapest.i)}`} (ratio ${rhoMax})`
-    : `the latency budget ${T} cannot be met, so no energy can be had within it`;
-  if (!memoryAlone) {
-    const smallest = rows.reduce((x, y) => (y.q.memoryBytes < x.q.memoryBytes ? y : x));
-    parts.push(`${noCutFits} the memory budget ${M}: the smallest device half, at ratio ${rhoMax}, needs ${formatSi(smallest.q.memoryBytes, 'B')}${single ? '' : ` (cut ${id(smallest.i)})`}`);
+  const at = (i: number, before: string, after = ''): string => (single ? '' : `${before}cut ${id(i)}${after}`);
+  const noCut = (verb: string, fitsMemory: boolean): string => (single ? `cut ${single} does not ${verb}` : `no cut${fitsMemory ? ` that fits the memory budget ${M}` : ''} ${verb === 'fit' ? 'fits' : 'meets'}`);
+  const least = <T extends Row>(xs: T[], key: (r: T) => number): T => xs.reduce((x, y) => (key(y) < key(x) ? y : x));
+  const parts: string[] = [];
+  for (const b of alone) {
+    if (b === 'memory') {
+      const smallest = least(rows, (r) => r.q.memoryBytes);
+      parts.push(`${noCut('fit', false)} the memory budget ${M}: the smallest device half, at ratio ${rhoMax}, needs ${formatSi(smallest.q.memoryBytes, 'B')}${at(smallest.i, ' (', ')')}`);
+    } else if (b === 'latency') {
+      const quickest = least(rows, (r) => r.latencyS);
+      parts.push(`${noCut('meet', false)} the latency budget ${T}: the least latency, at ratio ${rhoMax}, f_max and p_max, is ${formatSi(quickest.latencyS, 's')}${at(quickest.i, ' at ')}`);
+    } else {
+      const lowest = least(rows, (r) => r.energyFloorJ);
+      parts.push(`${noCut('meet', false)} the energy budget ${E} even without a deadline: at least ${formatSi(lowest.energyFloorJ, 'J')}${at(lowest.i, ' (', ')')}`);
+    }
   }
-  if (!latencyAlone) parts.push(`${noCutMeets} the latency budget ${T}: ${latencyNote}`);
-  if (!energyAlone) {
-    const lowest = rows.reduce((x, y) => (y.energyFloorJ < x.energyFloorJ ? y : x));
-    parts.push(`${noCutMeets} the energy budget ${E} even without a deadline: at least ${formatSi(lowest.energyFloorJ, 'J')}${single ? '' : ` (cut ${id(lowest.i)})`}`);
+  if (conflict.length > 0) {
+    const memoryTight = conflict.includes('memory');
+    const candidates = memoryTight ? rows.filter((r) => r.memoryOk) : rows;
+    const prefix = alone.length > 0 ? `and with the ${alone.join(' and ')} budget${alone.length > 1 ? 's' : ''} loosened, ` : '';
+    const key = conflict.join('+');
+    if (key === 'latency+memory') {
+      const quickest = least(candidates, (r) => r.latencyS);
+      parts.push(`${prefix}${noCut('meet', true)} the latency budget ${T}: the least latency, at ratio ${rhoMax}, f_max and p_max, is ${formatSi(quickest.latencyS, 's')}${at(quickest.i, ' at ')}`);
+    } else if (key === 'energy+memory') {
+      const lowest = least(candidates, (r) => r.energyFloorJ);
+      parts.push(`${prefix}${noCut('meet', true)} the energy budget ${E} even without a deadline: at least ${formatSi(lowest.energyFloorJ, 'J')}${at(lowest.i, ' (', ')')}`);
+    } else {
+      const timely = candidates.filter((r) => r.inner.feasible);
+      const note = timely.length > 0
+        ? (() => {
+          const c = least(timely, (r) => r.inner.energyJ);
+          return `the least energy within ${T} is ${formatSi(c.inner.energyJ, 'J')}${at(c.i, ' at ')} (ratio ${rhoMax})`;
+        })()
+        : `the latency budget ${T} cannot be met by a cut that fits the memory budget`;
+      parts.push(`${prefix}${noCut('meet', memoryTight)} the energy budget ${E} within the latency budget ${T}: ${note}${memoryTight ? '; larger device halves could, but do not fit in memory' : ''}`);
+    }
   }
-  if (conflict === 'latency+memory') parts.push(`no cut that fits the memory budget ${M} meets the latency budget ${T}: ${latencyNote}`);
-  if (conflict === 'energy+memory') {
-    const lowest = pool.reduce((x, y) => (y.energyFloorJ < x.energyFloorJ ? y : x));
-    parts.push(`no cut that fits the memory budget ${M} meets the energy budget ${E} even without a deadline: at least ${formatSi(lowest.energyFloorJ, 'J')} (cut ${id(lowest.i)})`);
-  }
-  if (conflict === 'energy+latency+memory') parts.push(`no cut that fits the memory budget ${M} meets the energy budget ${E} within the latency budget ${T}: ${energyNote}; larger device halves could, but do not fit in memory`);
-  if (conflict === 'energy+latency') parts.push(`${noCutMeets} the energy budget ${E} within the latency budget ${T}: ${energyNote}`);
   const advice = `Loosen the ${violated.join(' or ')} budget${violated.length > 1 ? 's' : ''}, allow a larger pruning ratio, or pick a faster device or channel.`;
   return {
     violated,

@@ -194,6 +194,31 @@ test('a fixed split that cannot make it names its cut', () => {
   assert.match(r.infeasibility.message, /^cut 'block3' does not meet the latency budget 100 ms: the least latency, at ratio 0\.7, f_max and p_max, is 11\d ms\./);
 });
 
+test('on random infeasible problems, loosening the budgets named makes them feasible, and a budget named alone fails alone', () => {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < 300; i++) {
+    const p = randomProblem(new Rng(5000 + i), { memoryBudgetChance: 0.5 });
+    const r = optimize(p, { perCut: false });
+    if (r.feasible) continue;
+    const named = r.infeasibility.violated;
+    seen.set(named.join('+'), (seen.get(named.join('+')) ?? 0) + 1);
+    const loosen = (budgets: readonly string[]): PlanningProblem => ({
+      ...p,
+      budgets: {
+        latencyS: p.budgets.latencyS * (budgets.includes('latency') ? 1e6 : 1),
+        energyJ: p.budgets.energyJ * (budgets.includes('energy') ? 1e6 : 1),
+        ...(budgets.includes('memory') || p.budgets.memoryBytes === undefined ? {} : { memoryBytes: p.budgets.memoryBytes }),
+      },
+    });
+    assert.ok(optimize(loosen(named), { perCut: false }).feasible, `problem ${i}: still infeasible with ${named.join(', ')} loosened`);
+    if (named.length === 1) {
+      const others = ['latency', 'energy', 'memory'].filter((b) => b !== named[0]);
+      assert.ok(!optimize(loosen(others), { perCut: false }).feasible, `problem ${i}: ${named[0]} is met once ${others.join(' and ')} are loosened`);
+    }
+  }
+  assert.ok((seen.get('latency') ?? 0) > 0 && (seen.get('energy+latency') ?? 0) > 0 && (seen.get('latency+memory') ?? 0) > 0, `too few kinds of infeasibility: ${[...seen].join(', ')}`);
+});
+
 test('BAD CALL - optimizeOrThrow raises ERR_INFEASIBLE with the diagnosis', () => {
   rejects(() => optimizeOrThrow({ ...EXAMPLE, budgets: { ...EXAMPLE.budgets, latencyS: 0.001 } }), 'ERR_INFEASIBLE', 'no cut meets the latency budget 1 ms', 'Loosen the latency budget');
 });
