@@ -13,6 +13,10 @@ import { pruneStructured } from '../../../planner/prune/structured.ts';
 import { loadZooModel } from '../../../planner/zoo/index.ts';
 import { loadProfile } from '../../../planner/profiles/profiles.ts';
 import { plan, type PlanResult } from '../../../planner/plan/index.ts';
+import { loadPlanSource } from '../../../planner/plan/source.ts';
+import { buildProblem } from '../../../planner/plan/problem.ts';
+import { emitPlan } from '../../../planner/plan/emit.ts';
+import { parseBudgets } from '../../../planner/profiles/budgets.ts';
 import { run } from '../../../cli/commands/plan.ts';
 import { validatePlan } from '../../../shared/plan.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
@@ -63,7 +67,7 @@ async function composeAgainst(dir: string, pruned: Uint8Array, inputs: Feeds[]):
 }
 
 /** The files of a plan directory against plan.json: validation and sha256. */
-async function checkFiles(r: PlanResult): Promise<void> {
+async function checkFiles(r: Pick<PlanResult, 'files' | 'plan'>): Promise<void> {
   const json: unknown = JSON.parse(await readFile(r.files.plan, 'utf8'));
   const manifest = validatePlan(json);
   assert.equal(manifest.device.sha256, sha256(await readFile(r.files.device)));
@@ -184,4 +188,26 @@ test('edgesplit plan CLI: --json prints the plan, usage errors exit 2, infeasibl
   const infeasible = capture();
   assert.equal(await run(['mnist-mlp', '--device', 'rpi4', '--channel', 'wifi', '--latency', '1us', '--energy', '2J', '--out', join(dir, 'x')], infeasible.io), 1);
   assert.match(infeasible.err(), /ERR_INFEASIBLE: .*latency/);
+});
+
+test('emitPlan at an interior cut of the pruned transformer and CNN: exact halves, repriced on their real figures', async () => {
+  const dir = await tempDir();
+  for (const id of ['transformer', 'cnn']) {
+    const source = await loadPlanSource(id);
+    const device = loadProfile('device', 'rpi4');
+    const channel = loadProfile('channel', 'wifi');
+    const mp = await buildProblem(source, { device, channel, server: loadProfile('server', 'desktop'), budgets: parseBudgets({ latency: '10 s', energy: '10 J' }), gamma: 1, ratios: [0, 0.5] });
+    const cutIndex = Math.floor(mp.problem.cuts.length / 2);
+    const r = await emitPlan(mp, { cutIndex, ratio: 0.5, powerW: channel.powerMaxW, freqHz: device.freqMaxHz }, join(dir, id), { calibrationInputs: 4, gammaSource: 'test', profileNames: { device: 'rpi4', channel: 'wifi', server: 'desktop' } });
+    assert.equal(r.verification.composeMaxAbsDiff <= 1e-5 * r.verification.composeScale, true);
+    assert.ok(r.verification.composeMaxAbsDiffOptimized <= 1e-4 * r.verification.composeScale);
+    // Pruning narrows what crosses or leaves it; the emitted figures never exceed the optimizer's.
+    assert.ok(r.emitted.crossingBytes <= mp.problem.cuts[cutIndex]!.crossingBytes);
+    assert.ok(r.breakdown.latency.totalS <= r.optimizerBreakdown.latency.totalS * (1 + 1e-9));
+    assert.equal(r.emitted.headFlops, r.optimizerBreakdown.headFlops);
+    assert.equal(r.plan.split.cutId, mp.problem.cuts[cutIndex]!.id);
+    await checkFiles(r);
+    const pruned = pruneStructured((await loadZooModel(id)).model, { ratio: 0.5 }).model;
+    assert.ok(await composeAgainst(r.dir, encodeModel(pruned), await source.sampleInputs(2, 3)) <= 1e-4);
+  }
 });
