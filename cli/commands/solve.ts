@@ -8,6 +8,7 @@ import { formatSi } from '../../planner/profiles/units.ts';
 
 const SCHEMES: readonly SchemeName[] = ['joint', 'grid', 'on-device', 'on-server', 'split-only', 'fixed'];
 
+/** The command's options and --help text. */
 export const spec = {
   name: 'solve',
   summary: 'Solve a planning problem given as JSON (no model needed): choose the split, pruning ratio, transmit power and CPU frequency under the budgets.',

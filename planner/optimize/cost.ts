@@ -12,6 +12,7 @@ export interface Decision {
   freqHz: number;
 }
 
+/** The three budgets a plan must meet. */
 export type BudgetName = 'latency' | 'energy' | 'memory';
 
 /** A decision priced: every term of latency, energy and memory, and which budgets it breaks. */
@@ -127,10 +128,6 @@ export class CostModel {
       ...(c.measuredHead ? { headRatios: c.measuredHead.map((p) => p.ratio), headS: c.measuredHead.map((p) => p.latencyS) } : {}),
       ...(c.measuredTail ? { tailRatios: c.measuredTail.map((p) => p.ratio), tailS: c.measuredTail.map((p) => p.latencyS) } : {}),
     }));
-  }
-
-  get cutCount(): number {
-    return this.cuts.length;
   }
 
   /** The costs of cut `cutIndex` at `ratio` that do not depend on power or frequency. */

@@ -46,6 +46,7 @@ export interface DeviceAssignment {
   breakdown: CostBreakdown;
 }
 
+/** A multi-device plan: one assignment per device, the resources used and whether they fit. */
 export interface MultiResult {
   scheme: 'ilp' | 'independent' | 'equal-share';
   feasible: boolean;

@@ -61,7 +61,9 @@ export interface ServerProfile {
   sources?: readonly string[];
 }
 
+/** Any profile; `kind` tells them apart. */
 export type Profile = DeviceProfile | ChannelProfile | ServerProfile;
+/** 'device', 'channel' or 'server'. */
 export type ProfileKind = Profile['kind'];
 
 /** A reader of untyped JSON that records every problem instead of stopping at the first. */
@@ -69,6 +71,7 @@ export class FieldReader {
   readonly issues: Issue[] = [];
   constructor(readonly invalidCode: Exclude<Issue['code'], 'ERR_UNIT'>) {}
 
+  /** Record a problem with `field` (its message is prefixed with the field). */
   problem(field: string, message: string): void {
     this.issues.push({ code: this.invalidCode, field, message: `${field}: ${message}` });
   }
@@ -80,12 +83,14 @@ export class FieldReader {
     return undefined;
   }
 
+  /** The array at `field`, or undefined after recording a problem. */
   array(value: unknown, field: string): unknown[] | undefined {
     if (Array.isArray(value)) return value;
     this.problem(field, `expected an array, got ${describe(value)}`);
     return undefined;
   }
 
+  /** A non-empty string (or undefined when `optional` and absent), recording a problem otherwise. */
   string(value: unknown, field: string, optional = false): string | undefined {
     if (typeof value === 'string' && value.trim() !== '') return value;
     if (optional && value === undefined) return undefined;
