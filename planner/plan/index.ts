@@ -61,7 +61,7 @@ export interface PlanResult {
   optimizerBreakdown: CostBreakdown;
   optimizer: FeasiblePlan;
   verification: Verification;
-  /** The baselines of MODEL.md on the same problem, for comparison. */
+  /** The baselines on the same problem (fully on-device, fully on-server, split only), for comparison. */
   baselines: { onDevice: OptimizerResult; onServer: OptimizerResult; splitOnly: OptimizerResult };
   problem: ModelProblem;
   /** Wall time of each phase, and of the whole call. */

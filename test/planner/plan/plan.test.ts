@@ -107,7 +107,7 @@ test('predicted figures are the cost model applied to the emitted sub-models\' r
   const crossing = r.plan.split.crossing;
   const ta = await analyzeModel(tail, { inputShapes: Object.fromEntries(crossing.map((c) => [c.name, c.dims])) });
   const crossingBytes = crossing.reduce((a, c) => a + 4 * c.dims.reduce((x, y) => x * y, 1), 0);
-  // MODEL.md's formulas written out here, independently of the optimizer's module.
+  // The system model's formulas written out here, independently of the optimizer's module.
   const dev = loadProfile('device', 'rpi4');
   const ch = loadProfile('channel', 'lte');
   const srv = loadProfile('server', 'desktop');
