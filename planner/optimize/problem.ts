@@ -180,7 +180,12 @@ function readLatencySeries(r: FieldReader, value: unknown, field: string): Laten
     const latencyS = r.quantity(o.latency, `${field}[${i}].latency`, 'time', { min: 0 });
     if (ratio !== undefined && latencyS !== undefined) out.push({ ratio, latencyS });
   });
-  checkAscending(r, out.map((p) => p.ratio), field);
+  if (out.length === arr.length) {
+    checkAscending(r, out.map((p) => p.ratio), field);
+    for (let i = 1; i < out.length; i++) {
+      if (out[i]!.latencyS > out[i - 1]!.latencyS) r.problem(`${field}[${i}].latency`, `expected no more than at the smaller ratio (${out[i - 1]!.latencyS} s): pruning must not slow a half down, got ${out[i]!.latencyS} s`);
+    }
+  }
   return out;
 }
 

@@ -79,8 +79,9 @@ test('BAD CALL - a broken problem lists every problem in one ERR_PROBLEM_INVALID
 test('BAD CALL - points that add work when pruned, or a distortion table that falls, are rejected', () => {
   const json = JSON.parse(readFileSync(EXAMPLE, 'utf8'));
   json.cuts[3].points.push({ ratio: 0.5, headFlops: 1e12, tailFlops: 0, headParamBytes: 0, headPeakActivationBytes: 0 });
+  json.cuts[4].measuredHead = [{ ratio: 0, latency: '10 ms' }, { ratio: 0.5, latency: '12 ms' }];
   json.distortion = { model: 'table', gamma: 1, points: [{ ratio: 0, distortion: 0 }, { ratio: 0.5, distortion: 0.2 }, { ratio: 0.7, distortion: 0.1 }] };
-  rejects(() => parseProblem(json), 'ERR_PROBLEM_INVALID', 'cuts[3].points[1].headFlops: expected no more than', 'distortion.points[2].distortion: expected distortion not to fall');
+  rejects(() => parseProblem(json), 'ERR_PROBLEM_INVALID', 'cuts[3].points[1].headFlops: expected no more than', 'cuts[4].measuredHead[1].latency: expected no more than at the smaller ratio (0.01 s)', 'distortion.points[2].distortion: expected distortion not to fall');
 });
 
 test('BAD CALL - a problem that is not an object, or a missing file', () => {
