@@ -67,6 +67,7 @@ function formatResult(source: string, out: string, r: PruneResult): string {
       for (const s of r.skipped) lines.push(`  ${s.producers.slice(0, 3).join(', ')}${s.producers.length > 3 ? `, +${s.producers.length - 3}` : ''} (${s.channels} ch): ${s.reason}`);
     }
   }
+  for (const l of r.refitSkipped) lines.push(`re-fit   ${l.node}: left as pruned (${l.reason})`);
   if (r.refit) for (const l of r.refit) lines.push(`re-fit   ${l.node}: relative output error ${l.errorBefore.toFixed(4)} -> ${l.errorAfter.toFixed(4)} (${l.rows} rows, ${l.unknowns} unknowns)`);
   return lines.join('\n') + '\n';
 }

@@ -7,7 +7,7 @@ import { compareOutputs, parameterDistortion, taskScore, type OutputComparison, 
 import type { SkippedPart } from './groups.ts';
 import { refitPruned, type RefitLayer } from './refit.ts';
 import { applyPruning, planPruning, type PruneNorm, type PruneScope, type PruningPlan } from './structured.ts';
-import { modelCost, type ModelCost } from './study.ts';
+import { modelCost, shapesOf, type ModelCost } from './study.ts';
 import { pruneUnstructured } from './unstructured.ts';
 
 /** What to prune and how to measure it. */
@@ -48,6 +48,8 @@ export interface PruneResult {
   groupsPruned: number;
   skipped: SkippedPart[];
   refit: RefitLayer[] | undefined;
+  /** Layers the re-fit left as pruned, with the reason. */
+  refitSkipped: Array<{ node: string; reason: string }>;
   params: BeforeAfter;
   flops: BeforeAfter;
   parameterDistortion: ParameterDistortion;
@@ -102,6 +104,7 @@ export async function runPruneJob(model: ModelProto, job: PruneJob): Promise<Pru
   let plan: PruningPlan | undefined;
   let achievedRatio: number;
   let refit: RefitLayer[] | undefined;
+  let refitSkipped: Array<{ node: string; reason: string }> = [];
   if (job.mode === 'structured') {
     plan = planPruning(model, { ratio: job.ratio, norm: job.norm ?? 'l2', scope: job.scope ?? 'uniform', roundTo: job.roundTo ?? 1 }, source);
     pruned = applyPruning(model, plan, source);
@@ -109,6 +112,7 @@ export async function runPruneJob(model: ModelProto, job: PruneJob): Promise<Pru
       const r = await refitPruned(model, pruned, plan, job.calibration);
       pruned = r.model;
       refit = r.layers;
+      refitSkipped = r.skipped;
     }
     achievedRatio = plan.achievedRatio;
   } else {
@@ -116,13 +120,14 @@ export async function runPruneJob(model: ModelProto, job: PruneJob): Promise<Pru
     pruned = u.model;
     achievedRatio = u.report.achievedRatio;
   }
-  const [c0, c1]: ModelCost[] = [await modelCost(model, source), await modelCost(pruned, source)];
+  const shapes = shapesOf(job.evalInputs[0]);
+  const [c0, c1]: ModelCost[] = [await modelCost(model, source, shapes), await modelCost(pruned, source, shapes)];
   const score = job.labelled && job.metric ? { before: await taskScore(model, job.labelled, job.metric), after: await taskScore(pruned, job.labelled, job.metric) } : undefined;
   const runs = job.latencyRuns ?? 0;
   return {
     model: pruned, mode: job.mode, ratio: job.ratio, achievedRatio, plan,
     groupsPruned: plan ? plan.groups.filter((g) => g.kept.length < g.channels).length : 0,
-    skipped: plan?.skipped ?? [], refit,
+    skipped: plan?.skipped ?? [], refit, refitSkipped,
     params: { before: c0!.params, after: c1!.params },
     flops: { before: c0!.flops, after: c1!.flops },
     parameterDistortion: parameterDistortion(model, pruned, plan),

@@ -15,8 +15,17 @@ import type { PruningPlan } from './structured.ts';
 export interface RefitOptions {
   /** Ridge strength relative to the mean diagonal of X^T X (default 1e-3). */
   lambda?: number;
-  /** Most rows (samples x output positions) used per layer; Conv positions are subsampled evenly (default 20000). */
+  /**
+   * Most rows (samples x output positions) per layer: 16 per unknown, at least 4096, at most this
+   * (default 20000). Conv positions are subsampled evenly.
+   */
   maxRows?: number;
+  /**
+   * Layers with more unknowns than this (kept input channels x kernel + 1) are left as pruned
+   * (default 512). NOTE: the normal equations cost rows x unknowns^2 in JavaScript; 512 keeps a
+   * layer near a second.
+   */
+  maxUnknowns?: number;
 }
 
 /** What re-fitting did to one layer: relative squared error of its outputs against the original's. */
@@ -156,6 +165,13 @@ function convRows(node: NodeProto, wDims: number[], x: Captured, y: Captured, ke
 }
 
 /** Whether the re-fit handles this layer: dense layers, and 2-D Conv with one group and explicit pads. */
+/** Inputs of a layer's least-squares problem, without the bias: kept input channels x kernel. */
+function unknownsOf(layer: WeightLayer, node: NodeProto): number {
+  const w = layer.weightDims;
+  if (layer.opType === 'Conv') return w.slice(1).reduce((a, b) => a * b, 1);
+  return layer.opType === 'Gemm' && attrInt(node, 'transB', 0) === 1 ? w[1]! : w[0]!;
+}
+
 function refittable(layer: WeightLayer, node: NodeProto): boolean {
   if (layer.opType !== 'Conv') return true;
   return layer.weightDims.length === 4 && attrInt(node, 'group', 1) === 1 && attrString(node, 'auto_pad', 'NOTSET') === 'NOTSET';
@@ -165,19 +181,35 @@ function refittable(layer: WeightLayer, node: NodeProto): boolean {
  * Re-fit every layer that reads pruned channels (Gemm, MatMul and 2-D Conv consumers), in
  * topological order: X = its input in the pruned model (earlier re-fits applied), Y = its output
  * (after its bias) in the original model restricted to the channels the layer keeps; solve
- * (X^T X + lambda I) W = X^T Y in Float64 and write W (and the bias) back. Returns a new model.
+ * (X^T X + lambda I) W = X^T Y in Float64 and write W (and the bias) back. Returns a new model, what
+ * each layer gained, and the layers left as pruned (grouped Conv, too many unknowns) with the reason.
  */
-export async function refitPruned(original: ModelProto, pruned: ModelProto, plan: PruningPlan, calibration: readonly Feeds[], options: RefitOptions = {}): Promise<{ model: ModelProto; layers: RefitLayer[] }> {
+export async function refitPruned(original: ModelProto, pruned: ModelProto, plan: PruningPlan, calibration: readonly Feeds[], options: RefitOptions = {}): Promise<{ model: ModelProto; layers: RefitLayer[]; skipped: Array<{ node: string; reason: string }> }> {
   if (calibration.length === 0) throw new EdgesplitError('ERR_USAGE', `re-fit needs calibration inputs, got 0. Pass at least as many inputs as the widest re-fitted layer has kept inputs.`);
   const lambdaRel = options.lambda ?? 1e-3;
-  const maxRows = options.maxRows ?? 20000;
+  const maxRowsCap = options.maxRows ?? 20000;
+  const maxUnknowns = options.maxUnknowns ?? 512;
   const consumers = new Set<string>();
   for (const g of plan.groups) {
     if (g.kept.length < g.channels) for (const m of g.members) if (m.role === 'consumer') consumers.add(m.tensor);
   }
   const model = cloneModel(pruned);
   const nodes = new Map(indexGraph(modelGraph(model)).nodes.map((n) => [n.name || n.output[0] || '', n]));
-  const layers = weightLayers(model).filter((l) => consumers.has(l.weight) && refittable(l, nodes.get(l.node)!));
+  const skipped: Array<{ node: string; reason: string }> = [];
+  const layers = weightLayers(model).filter((l) => {
+    if (!consumers.has(l.weight)) return false;
+    const node = nodes.get(l.node)!;
+    if (!refittable(l, node)) {
+      skipped.push({ node: l.node, reason: 'a grouped or auto-padded Conv' });
+      return false;
+    }
+    const unknowns = unknownsOf(l, node) + (l.bias ? 1 : 0);
+    if (unknowns > maxUnknowns) {
+      skipped.push({ node: l.node, reason: `${unknowns} unknowns, more than maxUnknowns ${maxUnknowns}` });
+      return false;
+    }
+    return true;
+  });
   const targets = await captureTensors(original, calibration, layers.map((l) => l.output));
   const report: RefitLayer[] = [];
   for (const layer of layers) {
@@ -190,7 +222,8 @@ export async function refitPruned(original: ModelProto, pruned: ModelProto, plan
     const wT = weights.get(layer.weight)!;
     const wDims = tensorDims(wT);
     const transB = layer.opType === 'Gemm' && attrInt(node, 'transB', 0) === 1;
-    const k = layer.opType === 'Conv' ? wDims[1]! * wDims[2]! * wDims[3]! : transB ? wDims[1]! : wDims[0]!;
+    const k = unknownsOf(layer, node);
+    const maxRows = Math.min(maxRowsCap, Math.max(4096, 16 * (k + 1)));
     const m = layer.opType === 'Conv' || transB ? wDims[0]! : wDims[1]!;
     const eq = new NormalEquations(k + (bias ? 1 : 0), m);
     const rows = (emit: (a: Float64Array, t: Float64Array) => void): void => {
@@ -245,5 +278,5 @@ export async function refitPruned(original: ModelProto, pruned: ModelProto, plan
     }
     report.push({ node: layer.node, rows: eq.rows, unknowns: eq.d, errorBefore: norm > 0 ? errBefore / norm : 0, errorAfter: norm > 0 ? errAfter / norm : 0 });
   }
-  return { model, layers: report };
+  return { model, layers: report, skipped };
 }

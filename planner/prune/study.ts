@@ -4,7 +4,7 @@
 import type { ModelProto } from '../onnx/model.ts';
 import { constantTensors, valueInfoDtype } from '../onnx/model.ts';
 import { indexGraph, modelGraph } from '../onnx/graph.ts';
-import { resolveInputShapes, sampleFeeds } from '../onnx/shapes.ts';
+import { resolveInputShapes, sampleFeeds, type InputShapes } from '../onnx/shapes.ts';
 import { analyzeModel } from '../onnx/analyze.ts';
 import type { Feeds } from '../onnx/session.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
@@ -24,10 +24,18 @@ export interface ModelCost {
   flops: number;
 }
 
-/** Parameters and FLOPs of a model; ops the FLOP table does not know count 0. */
-export async function modelCost(model: ModelProto, source = 'model'): Promise<ModelCost> {
-  const a = await analyzeModel(model, { unknownOps: 'zero', source });
+/**
+ * Parameters and FLOPs of a model at `inputShapes` (needed where the model has dynamic dims other
+ * than the batch); ops the FLOP table does not know count 0.
+ */
+export async function modelCost(model: ModelProto, source = 'model', inputShapes?: InputShapes): Promise<ModelCost> {
+  const a = await analyzeModel(model, { unknownOps: 'zero', source, ...(inputShapes ? { inputShapes } : {}) });
   return { params: a.totals.params, flops: a.totals.flops };
+}
+
+/** The input shapes of one run's feeds. */
+export function shapesOf(feeds: Feeds | undefined): InputShapes | undefined {
+  return feeds ? Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, [...t.dims]])) : undefined;
 }
 
 /**
@@ -116,7 +124,8 @@ export async function distortionTable(model: ModelProto, options: DistortionTabl
     if (!(e instanceof EdgesplitError && e.code === 'ERR_MODEL_INVALID')) throw e;
   }
   const score = async (m: ModelProto): Promise<number | undefined> => (options.labelled && options.metric ? taskScore(m, options.labelled, options.metric) : undefined);
-  const baseCost = await modelCost(model, source);
+  const shapes = shapesOf(options.evalInputs[0]);
+  const baseCost = await modelCost(model, source, shapes);
   const points: DistortionPoint[] = [];
   for (const ratio of options.ratios) {
     let pruned: ModelProto;
@@ -134,7 +143,7 @@ export async function distortionTable(model: ModelProto, options: DistortionTabl
     }
     const pd = parameterDistortion(model, pruned, plan);
     const cmp = await compareOutputs(model, pruned, options.evalInputs);
-    const cost = await modelCost(pruned, source);
+    const cost = await modelCost(pruned, source, shapes);
     points.push({
       ratio, achievedRatio,
       parameterDistortion: pd.changed, parameterDistortionTotal: pd.total,
