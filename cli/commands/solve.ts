@@ -2,7 +2,7 @@
 // model, and print the decision, its cost breakdown and every scheme beside it.
 import { type CommandSpec, type Io, numberOption, runCommand } from '../args.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
-import { type PlanResult, type SchemeName, compareSchemes, orThrow, solveScheme } from '../../planner/optimize/optimizer.ts';
+import { type PlanResult, type SchemeName, compareSchemes, solveScheme } from '../../planner/optimize/optimizer.ts';
 import { type PlanningProblem, loadProblem } from '../../planner/optimize/problem.ts';
 import { formatSi } from '../../planner/profiles/units.ts';
 
@@ -101,7 +101,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const options = { grid: { ratioSteps: steps, powerSteps: steps, freqSteps: steps }, ...(fixedCutIndex !== undefined ? { fixedCutIndex } : {}) };
     const comparison = compareSchemes(problem, options);
     const chosen = comparison.find((r) => r.scheme === scheme) ?? solveScheme(problem, scheme, options);
-    const plan = orThrow(chosen);
+    if (!chosen.feasible) {
+      const feasible = comparison.filter((r) => r.feasible).map((r) => r.scheme);
+      const hint = feasible.length > 0 ? ` (${feasible.join(', ')} ${feasible.length > 1 ? 'do' : 'does'} meet the budgets: try --scheme ${feasible[0]})` : '';
+      throw new EdgesplitError('ERR_INFEASIBLE', `${scheme}: ${chosen.infeasibility.message}${hint}`, {
+        details: { scheme, violated: chosen.infeasibility.violated, minLatencyS: chosen.infeasibility.minLatencyS, minEnergyUnderLatencyJ: chosen.infeasibility.minEnergyUnderLatencyJ, comparison: comparison.map(summary) },
+      });
+    }
+    const plan = chosen;
     return {
       json: { problem: problem.name, scheme, plan, comparison: comparison.map(summary) },
       text: formatSolve(problem, plan, comparison, values['per-cut'] === true),

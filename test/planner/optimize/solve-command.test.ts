@@ -64,5 +64,10 @@ test('BAD CALL - edgesplit solve: usage errors exit 2, infeasible budgets exit 1
   const err = JSON.parse(tight.out).error;
   assert.equal(err.code, 'ERR_INFEASIBLE');
   assert.deepEqual(err.details.violated, ['latency']);
-  assert.match(err.message, /no cut meets the latency budget 1 ms/);
+  assert.match(err.message, /^joint: no cut meets the latency budget 1 ms/);
+  assert.equal(err.details.comparison.length, 5);
+
+  const onServer = await solve([EXAMPLE, '--scheme', 'on-server']);
+  assert.equal(onServer.code, 1);
+  assert.match(onServer.err, /ERR_INFEASIBLE: on-server: cut 'input' does not meet the latency budget 100 ms: .* \(joint, grid, on-device do meet the budgets: try --scheme joint\)/);
 });
