@@ -118,6 +118,18 @@ function fillMeasured(cuts: Cut[], key: 'measuredHead' | 'measuredTail'): { meas
 }
 
 /**
+ * A measured series made non-increasing in the ratio. NOTE: timing noise can measure a pruned level
+ * a little slower than the level below it, and the optimizer's bisection needs times that do not grow
+ * with the ratio; each time is raised to the largest measured at any larger ratio, so the
+ * prediction errs on the slow side rather than promising a time that was not measured.
+ */
+function nonIncreasing(series: readonly LatencyPoint[]): LatencyPoint[] {
+  const out = series.map((p) => ({ ...p }));
+  for (let i = out.length - 2; i >= 0; i--) out[i]!.latencyS = Math.max(out[i]!.latencyS, out[i + 1]!.latencyS);
+  return out;
+}
+
+/**
  * Build the planning problem of a real model. The model is analysed at its input shapes (cut points
  * with their crossing tensors, FLOPs, weights and peak activations), pruned with the structured
  * pruner at each level and re-analysed, so that every cut's costs at every level come from a real
@@ -174,7 +186,7 @@ export async function buildProblem(source: PlanSource, options: ProblemOptions):
     const filled = problem.cuts.map((c) => ({ ...c }));
     if (options.measured.device) measured.device = fillMeasured(filled, 'measuredHead');
     if (options.measured.server) measured.server = fillMeasured(filled, 'measuredTail');
-    problem = { ...problem, cuts: filled };
+    problem = { ...problem, cuts: filled.map((c) => ({ ...c, ...(c.measuredHead ? { measuredHead: nonIncreasing(c.measuredHead) } : {}), ...(c.measuredTail ? { measuredTail: nonIncreasing(c.measuredTail) } : {}) })) };
   }
   return { problem, source, levels, gamma: options.gamma, ...(Object.keys(measured).length > 0 ? { measured } : {}), timingsMs: { analyse: analyseMs, prune: pruneMs } };
 }

@@ -72,8 +72,11 @@ test('edgesplit profile writes a measured profile with the machine, and the plan
   await writeFile(channel, JSON.stringify(SLOW_CHANNEL));
   const r = await plan({ model: 'mnist-mlp', device: 'rpi4', channel, budgets: { latency: '200 ms', energy: '2 J' }, profile: out, ratios: [0, 0.5], calibrationInputs: 4, out: join(dir, 'plan') });
   assert.equal(r.plan.predicted.deviceLatencyFrom, 'measured profile');
-  const point = file.measuredLatency.points.find((p: { cut: string; ratio: number }) => p.cut === r.plan.split.cutId && p.ratio === r.decision.ratio);
-  const expectedMs = Number.parseFloat(point.head) * file.machine.freqHz / r.decision.freqHz;
+  // Timing noise may measure a larger ratio slower; the planner then takes the slower time (never a faster one than measured).
+  const heads = file.measuredLatency.points
+    .filter((p: { cut: string; ratio: number }) => p.cut === r.plan.split.cutId && p.ratio >= r.decision.ratio)
+    .map((p: { head: string }) => Number.parseFloat(p.head));
+  const expectedMs = Math.max(...heads) * file.machine.freqHz / r.decision.freqHz;
   assert.ok(Math.abs(r.plan.predicted.latencyMs.device - expectedMs) <= 1e-4 * expectedMs, `${r.plan.predicted.latencyMs.device} vs ${expectedMs}`);
 });
 
