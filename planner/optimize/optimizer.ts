@@ -214,7 +214,7 @@ function optimizeCut(model: CostModel, cutIndex: number, tol: number, knownFeasi
   else if (knownFeasibleAt === undefined && !evaluate(model, cutIndex, upper).feasible) return none;
   else {
     hi = upper;
-    while (hi - lo > tol) {
+    for (let k = 0; k < 200 && hi - lo > tol; k++) {
       const m = 0.5 * (lo + hi);
       if (evaluate(model, cutIndex, m).feasible) hi = m;
       else lo = m;
@@ -253,6 +253,7 @@ function better(a: CostBreakdown, b: CostBreakdown, ratioTol: number): boolean {
 
 function optimizeOver(problem: PlanningProblem, scheme: SchemeName, cutIndices: readonly number[], options: OptimizeOptions): PlanResult {
   const tol = options.ratioTolerance ?? 1e-9;
+  if (!(tol > 0 && tol < 1)) throw new EdgesplitError('ERR_USAGE', `ratioTolerance: expected a number in (0, 1) like 1e-9, got ${tol}`);
   const model = new CostModel(problem);
   let best: CutOptimum | null = null;
   let perCut: CutResult[] = [];
@@ -483,6 +484,8 @@ function geometricAxis(lo: number, hi: number, n: number): number[] {
  * formulas as cost.ts; the best has the least distortion, then energy, then latency.
  */
 export function gridSearch(problem: PlanningProblem, resolution: GridResolution = DEFAULT_GRID): PlanResult {
+  const bad = (['ratioSteps', 'powerSteps', 'freqSteps'] as const).filter((k) => !(Number.isInteger(resolution[k]) && resolution[k] >= 2));
+  if (bad.length > 0) throw new EdgesplitError('ERR_USAGE', `grid resolution: expected integers >= 2 points per axis, got ${bad.map((k) => `${k} ${resolution[k]}`).join(', ')}`);
   const model = new CostModel(problem);
   const { device, channel, budgets } = problem;
   const ratios = problem.ratios.kind === 'discrete' ? [...problem.ratios.levels] : axis(0, problem.ratios.maxRatio, resolution.ratioSteps);

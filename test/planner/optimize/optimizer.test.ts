@@ -223,8 +223,10 @@ test('BAD CALL - optimizeOrThrow raises ERR_INFEASIBLE with the diagnosis', () =
   rejects(() => optimizeOrThrow({ ...EXAMPLE, budgets: { ...EXAMPLE.budgets, latencyS: 0.001 } }), 'ERR_INFEASIBLE', 'no cut meets the latency budget 1 ms', 'Loosen the latency budget');
 });
 
-test('BAD CALL - a fixed split outside the cuts is a usage error', () => {
+test('BAD CALL - a fixed split outside the cuts, a tolerance of zero and a one-point grid are usage errors', () => {
   rejects(() => fixedSplit(EXAMPLE, 15), 'ERR_USAGE', 'split: expected a cut index in [0, 14], got 15');
+  rejects(() => optimize(EXAMPLE, { ratioTolerance: 0 }), 'ERR_USAGE', 'ratioTolerance: expected a number in (0, 1) like 1e-9, got 0');
+  rejects(() => gridSearch(EXAMPLE, { ratioSteps: 1, powerSteps: 2.5, freqSteps: 10 }), 'ERR_USAGE', 'grid resolution: expected integers >= 2 points per axis, got ratioSteps 1, powerSteps 2.5');
 });
 
 test('the example needs pruning; the optimizer picks its split, ratio, power and frequency', () => {
