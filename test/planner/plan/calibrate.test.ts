@@ -129,3 +129,12 @@ test('BAD CALL - a measured profile of another model, or with a bad unit, gives 
   assert.equal(await run(['mnist-mlp', '--cuts', '1', '--out', join(dir, 'x.json')], c.io), 2);
   assert.match(c.err(), /ERR_USAGE: --cuts expects an integer >= 2 or 'all', got '1'/);
 });
+
+test('a level measured slower than the level below it is priced at the slower time', async () => {
+  const source = await loadPlanSource('mnist-mlp');
+  const device = loadProfile('device', 'rpi4');
+  const table = { freqHz: device.freqMaxHz, points: [{ cut: 'p5', ratio: 0, headS: 0.040, tailS: 0 }, { cut: 'p5', ratio: 0.5, headS: 0.045, tailS: 0 }] };
+  const mp = await buildProblem(source, { device, channel: loadProfile('channel', 'wifi'), server: loadProfile('server', 'desktop'), budgets: parseBudgets({ latency: '1 s', energy: '1 J' }), gamma: 1, ratios: [0, 0.5], measured: { device: table } });
+  const p5 = mp.problem.cuts.find((c) => c.id === 'p5')!;
+  assert.deepEqual(p5.measuredHead, [{ ratio: 0, latencyS: 0.045 }, { ratio: 0.5, latencyS: 0.045 }]);
+});
