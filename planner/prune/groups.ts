@@ -181,7 +181,11 @@ export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysi
     const label = nodeLabel(node);
     const op = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}::${node.opType}` : node.opType;
     const ins = node.input;
-    const tracked = ins.map((n, i) => ({ n, i, t: n ? track.get(n) : undefined })).filter((x) => x.t !== undefined) as Array<{ n: string; i: number; t: Track }>;
+    const tracked: Array<{ n: string; i: number; t: Track }> = [];
+    ins.forEach((n, i) => {
+      const t = n ? track.get(n) : undefined;
+      if (t) tracked.push({ n, i, t });
+    });
     const out = node.output[0] ?? '';
 
     // Producers: a new channel set at the output (also when the input is tracked: a Conv/Gemm/MatMul
@@ -199,8 +203,7 @@ export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysi
           else draftOf(ins[0]!).members.push({ tensor: ins[1]!, axis: 1, block: 1, role: 'consumer', node: name });
           absorbed = true;
         }
-        const members: GroupMember = { tensor: ins[1]!, axis: 0, block: 1, role: 'producer', node: name };
-        const s = newSet(node, w[0]!, members);
+        const s = newSet(node, w[0]!, { tensor: ins[1]!, axis: 0, block: 1, role: 'producer', node: name });
         if (readers(index, ins[1]!) > 1) sets.drafts[s]!.reasons.push(`the weight '${ins[1]}' of ${label} is shared with another node`);
         if (ins[2]) {
           if (readers(index, ins[2]) > 1) sets.drafts[s]!.reasons.push(`the bias '${ins[2]}' of ${label} is shared with another node`);

@@ -3,9 +3,10 @@
 export { analyzeGroups, type GroupActivation, type GroupAnalysis, type GroupMember, type PruneGroup, type SkippedPart } from './groups.ts';
 export { findAttentionHeads, type AttentionMatch } from './attention.ts';
 export {
-  applyPruning, channelImportance, checkRatio, maskPruning, planPruning, pruneStructured,
+  applyPruning, channelImportance, maskPruning, planPruning, pruneStructured,
   type PlannedGroup, type PruneNorm, type PruneScope, type PruningPlan, type StructuredOptions,
 } from './structured.ts';
+export { checkRatio } from './ratio.ts';
 export { pruneUnstructured, type UnstructuredOptions, type UnstructuredReport } from './unstructured.ts';
 export { refitPruned, type RefitLayer, type RefitOptions } from './refit.ts';
 export { weightLayers, type WeightLayer } from './layers.ts';

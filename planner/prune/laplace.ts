@@ -1,6 +1,6 @@
 // The rate-distortion side of MODEL.md: weights close to Laplace(b), and the exact distortion of
 // magnitude pruning a share rho of them, in closed form, to set beside the measured curve.
-import { checkRatio } from './structured.ts';
+import { checkRatio } from './ratio.ts';
 
 /** Maximum-likelihood Laplace scale of zero-mean weights: the mean absolute value. */
 export function laplaceScale(weights: ArrayLike<number>): number {

@@ -107,7 +107,7 @@ function keptOutputs(plan: PruningPlan, weight: string): number[] | undefined {
 }
 
 /** Rows of a dense layer's problem: the last axis of X against the last axis of Y. */
-function denseRows(x: Captured, y: Captured, kept: number[] | undefined, bias: boolean, eq: NormalEquations | undefined, emit: (a: Float64Array, y: Float64Array) => void, maxRows: number): void {
+function denseRows(x: Captured, y: Captured, kept: number[] | undefined, bias: boolean, emit: (a: Float64Array, y: Float64Array) => void, maxRows: number): void {
   const k = x.dims[0]!.at(-1)!;
   const outAll = y.dims[0]!.at(-1)!;
   const outIdx = kept ?? Array.from({ length: outAll }, (_, i) => i);
@@ -121,7 +121,6 @@ function denseRows(x: Captured, y: Captured, kept: number[] | undefined, bias: b
       for (let i = 0; i < k; i++) a[i] = xd[r * k + i]!;
       if (bias) a[k] = 1;
       outIdx.forEach((o, j) => { t[j] = yd[r * outAll + o]!; });
-      if (eq) eq.add(a, t);
       emit(a, t);
     }
   }
@@ -228,7 +227,7 @@ export async function refitPruned(original: ModelProto, pruned: ModelProto, plan
     const eq = new NormalEquations(k + (bias ? 1 : 0), m);
     const rows = (emit: (a: Float64Array, t: Float64Array) => void): void => {
       if (layer.opType === 'Conv') convRows(node, wDims, x, y, kept, bias, emit, maxRows);
-      else denseRows(x, y, kept, bias, undefined, emit, maxRows);
+      else denseRows(x, y, kept, bias, emit, maxRows);
     };
     rows((a, t) => eq.add(a, t));
     const theta = eq.solve(lambdaRel);

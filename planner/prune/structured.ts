@@ -4,6 +4,7 @@ import type { GraphProto, ModelProto, TensorProto } from '../onnx/model.ts';
 import { cloneModel, constantTensors, int64Tensor, setFloatData, tensorDims } from '../onnx/model.ts';
 import { modelGraph } from '../onnx/graph.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
+import { checkRatio } from './ratio.ts';
 import { analyzeGroups, type GroupMember, type PruneGroup, type SkippedPart } from './groups.ts';
 import { accumulateChannelNorms, count, floatsOf, intsOf, maskAxis, sliceAxis } from './slices.ts';
 
@@ -123,13 +124,6 @@ class WeightCounter {
 function topChannels(importance: readonly number[], k: number): number[] {
   const order = importance.map((v, i) => i).sort((a, b) => importance[b]! - importance[a]! || a - b);
   return order.slice(0, k).sort((a, b) => a - b);
-}
-
-/** ERR_PRUNE_RATIO unless ratio is a number in [0, 1). */
-export function checkRatio(ratio: number, what = 'ratio'): void {
-  if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0 || ratio >= 1) {
-    throw new EdgesplitError('ERR_PRUNE_RATIO', `'${what}' is out of range [0, 1), got ${String(ratio)}. Give the share of prunable weights to remove, e.g. 0.5.`, { details: { ratio } });
-  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { modelGraph } from '../onnx/graph.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { weightLayers } from './layers.ts';
 import { floatsOf } from './slices.ts';
-import { checkRatio } from './structured.ts';
+import { checkRatio } from './ratio.ts';
 
 /** Options of unstructured pruning. */
 export interface UnstructuredOptions {

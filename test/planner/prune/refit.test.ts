@@ -8,7 +8,7 @@ import { compareOutputs, taskScore } from '../../../planner/prune/distortion.ts'
 import { loadZooModel } from '../../../planner/zoo/index.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
 
-test('re-fit recovers MNIST accuracy at ratio 0.75 (measured: 0.44 without, 0.87 with, on 500 test digits)', async () => {
+test('re-fit recovers MNIST accuracy at ratio 0.75 (the benchmark measures 41.6% without, 88.0% with)', async () => {
   const zoo = await loadZooModel('mnist-mlp');
   const plan = planPruning(zoo.model, { ratio: 0.75 });
   const pruned = applyPruning(zoo.model, plan);
