@@ -16,6 +16,7 @@ export const SERIES_COLOURS: Readonly<Record<string, string>> = Object.freeze({
   'split-only': '#ff7f0e',
   'grid': '#9467bd',
   'planned alone': '#8c564b',
+  'planned alone, whole band': '#7f7f7f',
   'good channel': '#1f77b4',
   'poor channel': '#d62728',
   'measured': '#17becf',
@@ -140,7 +141,7 @@ export function toVegaLite(plot: PlotSpec): TopLevelSpec {
   const rows: Row[] = [...drawableRows(plot).filter((r) => !isEmphasised(r)), ...drawableRows(plot).filter(isEmphasised)]
     .map((r) => ({ ...r, [COLOUR_FIELD]: seriesColour(String(r[plot.seriesField])) }));
   const series = seriesOf(plot);
-  const colour = { field: plot.seriesField, type: 'nominal', title: null, scale: { domain: series, range: series.map(seriesColour) }, legend: { orient: 'right', labelLimit: 220 } };
+  const colour = { field: plot.seriesField, type: 'nominal', title: null, scale: { domain: series, range: series.map(seriesColour) }, legend: { orient: 'right', labelLimit: 320 } };
   // NOTE: only the point layer has a colour scale and a legend (colour and shape merge into one);
   // the band and line layers read each row's colour from a field, so no second legend appears.
   const noLegend = { field: COLOUR_FIELD, type: 'nominal', scale: null, legend: null };

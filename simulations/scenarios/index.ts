@@ -6,6 +6,7 @@ import { energyBudgetScenario, latencyBudgetScenario } from './budgets.ts';
 import { splitPointScenario } from './split-point.ts';
 import { channelScenario } from './channel.ts';
 import { theoryScenario } from './theory.ts';
+import { multiDeviceScenario } from './multi-device.ts';
 
 /** Every scenario, in report order. */
 export const SCENARIOS: readonly Scenario[] = Object.freeze([
@@ -15,4 +16,5 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
   channelScenario,
   theoryScenario,
   accuracyScenario,
+  multiDeviceScenario,
 ] as unknown as Scenario<ScenarioConfig>[]);
