@@ -2,6 +2,8 @@
 // transmission time and energy, server time, round trip, memory, and the budget checks. Every
 // scheme, the grid search and the plan emitter price a decision through this module.
 import { EdgesplitError } from '../../shared/errors.ts';
+import type { ChannelProfile } from '../profiles/profiles.ts';
+import type { Rng } from '../util/rng.ts';
 import { type PlanningProblem, distortionAt, interpolate } from './problem.ts';
 
 /** What the planner chooses: the split (index into problem.cuts), the pruning ratio, the transmit power and the CPU frequency. */
@@ -62,6 +64,14 @@ export function transmitEnergyJ(bits: number, timeS: number, bandwidthHz: number
 /** The channel's power gain g = path loss x fading draw. */
 export function channelGain(problem: PlanningProblem): number {
   return problem.channel.pathLoss * problem.fadingGain;
+}
+
+/**
+ * One fading draw for `problem.fadingGain`: the power gain |h|^2 of Rayleigh fading is exponential
+ * with mean 1; a channel without fading always gives 1.
+ */
+export function drawFadingGain(channel: ChannelProfile, rng: Rng): number {
+  return channel.fading === 'rayleigh' ? rng.exponential() : 1;
 }
 
 /** The device memory limit: the memory budget if given, never more than the device has. */

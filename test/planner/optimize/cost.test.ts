@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { costBreakdown, powerForRateW, rateBitPerS } from '../../../planner/optimize/cost.ts';
+import { costBreakdown, drawFadingGain, powerForRateW, rateBitPerS } from '../../../planner/optimize/cost.ts';
+import { Rng } from '../../../planner/util/rng.ts';
 import { smallProblem } from './helpers.ts';
 
 function close(actual: number, expected: number, rel = 1e-12): void {
@@ -64,4 +65,14 @@ test('a memory budget below the device half breaks the memory budget', () => {
   const b = costBreakdown(smallProblem({ budgets: { latencyS: 1, energyJ: 1, memoryBytes: 1e6 } }), { cutIndex: 1, ratio: 0, powerW: 0.5, freqHz: 2e9 });
   assert.deepEqual(b.violated, ['memory']);
   assert.equal(b.memory.limitBytes, 1e6);
+});
+
+test('fading draws: Rayleigh power gains average 1, no fading is always 1', () => {
+  const channel = smallProblem().channel;
+  const rng = new Rng(5);
+  const draws = Array.from({ length: 20_000 }, () => drawFadingGain({ ...channel, fading: 'rayleigh' }, rng));
+  const mean = draws.reduce((a, b) => a + b, 0) / draws.length;
+  assert.ok(Math.abs(mean - 1) < 0.03, `mean ${mean}`);
+  assert.ok(draws.filter((g) => g < 0.1).length / draws.length > 0.08, 'deep fades happen (P(|h|^2 < 0.1) = 9.5%)');
+  assert.equal(drawFadingGain({ ...channel, fading: 'none' }, rng), 1);
 });
