@@ -1,13 +1,16 @@
-// Bounded concurrency for one plan: N sessions, a FIFO queue of bounded length in front of them,
-// deadlines that expire queued work, and cancellation of work whose device went away.
+// Bounded concurrency for one plan: N sessions, a bounded FIFO queue in front of them, deadlines
+// that expire queued work, and cancellation of work whose device went away.
 import { EdgesplitError } from '../shared/errors.ts';
 import type { WireTensor } from '../shared/protocol.ts';
 import type { WorkerSession } from './worker-session.ts';
 
+/** Requests a session holds at once: the one it runs and the next one, handed over ahead of time. */
+export const SESSION_DEPTH = 2;
+
 /** What a finished request gives back. */
 export interface PoolResult {
   tensors: WireTensor[];
-  /** Time from `submit` until a session took the request. */
+  /** Time from `submit` until a session started the request. */
   queueMs: number;
   /** Time the session took to run it. */
   runMs: number;
@@ -15,137 +18,161 @@ export interface PoolResult {
 
 /** Options of one submission. */
 export interface SubmitOptions {
-  /** `performance.now()` after which queued work is answered with ERR_DEADLINE_EXCEEDED instead of run. */
+  /** `performance.now()` after which work not yet started is answered with ERR_DEADLINE_EXCEEDED instead of run. */
   deadlineAt?: number;
-  /** Aborting drops the request if it is still queued (the promise rejects with ERR_CONNECTION_LOST). */
+  /** Aborting drops the request if it has not started (the promise rejects with ERR_CONNECTION_LOST); a started one runs to the end. */
   signal?: AbortSignal;
 }
 
-interface Waiting {
+interface Slot {
+  session: WorkerSession;
+  /** Requests handed to this session and not yet answered (at most SESSION_DEPTH). */
+  assigned: number;
+}
+
+interface Entry {
   tensors: readonly WireTensor[];
   enqueuedAt: number;
   deadlineAt: number | undefined;
+  settled: boolean;
   resolve: (r: PoolResult) => void;
   reject: (e: EdgesplitError) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  detach: () => void;
+  /** Takes the request back from its session, once handed over. */
+  cancel: (() => void) | undefined;
+  cleanup: () => void;
 }
 
+/** Milliseconds since the epoch for a `performance.now()` of this thread, comparable with a worker's. */
+const toEpochMs = (now: number): number => performance.timeOrigin + now;
+
 /**
- * Sessions of one plan and the queue in front of them. A request runs at once on an idle session,
- * else waits in the queue; when `queueLimit` requests already wait it is refused at once with the
- * retryable ERR_OVERLOADED, so exactly the overflow is refused.
+ * Sessions of one plan and the queue in front of them. Capacity is `workers + queueLimit` requests:
+ * one running on each session, the rest waiting. A request beyond capacity is refused at once with
+ * the retryable ERR_OVERLOADED, so exactly the overflow is refused.
+ * NOTE: each session is handed its next request while it still runs the current one
+ * (SESSION_DEPTH), so it starts the next run without waiting for a round trip through this thread.
+ * A request handed over ahead counts as waiting; its deadline is checked when the session reaches it.
  */
 export class SessionPool {
-  private readonly idle: WorkerSession[];
-  private readonly waiting: Waiting[] = [];
-  private running = 0;
+  private readonly slots: Slot[];
+  private readonly waiting: Entry[] = [];
+  private handedOver = 0;
 
-  constructor(readonly planId: string, private readonly sessions: readonly WorkerSession[], readonly queueLimit: number) {
-    this.idle = [...sessions];
+  constructor(readonly planId: string, sessions: readonly WorkerSession[], readonly queueLimit: number) {
+    this.slots = sessions.map((session) => ({ session, assigned: 0 }));
   }
 
   /** Sessions (the most requests that run at once). */
   get workers(): number {
-    return this.sessions.length;
+    return this.slots.length;
   }
 
-  /** Requests running now. */
+  /** Requests running now (sessions with work). */
   get inFlight(): number {
-    return this.running;
+    return this.slots.filter((s) => s.assigned > 0).length;
   }
 
-  /** Requests waiting for a session. */
+  /** Requests accepted and not yet running. */
   get queueDepth(): number {
-    return this.waiting.length;
+    return this.waiting.length + this.handedOver - this.inFlight;
   }
 
   /** Run tensors on the next free session. Rejects with ERR_OVERLOADED, ERR_DEADLINE_EXCEEDED, ERR_CONNECTION_LOST or ERR_INFERENCE_FAILED. */
   submit(tensors: readonly WireTensor[], options: SubmitOptions = {}): Promise<PoolResult> {
-    const enqueuedAt = performance.now();
-    const session = this.idle.pop();
-    if (session) return this.start(session, tensors, enqueuedAt);
-    if (this.waiting.length >= this.queueLimit) {
+    if (this.waiting.length + this.handedOver >= this.slots.length + this.queueLimit) {
       return Promise.reject(new EdgesplitError('ERR_OVERLOADED',
-        `server is overloaded: plan '${this.planId}' has all ${this.sessions.length} sessions busy and all ${this.queueLimit} queue slots taken. Retry after a back-off, or start the server with more --workers or a longer --queue.`,
-        { retryable: true, details: { workers: this.sessions.length, queue: this.queueLimit } }));
+        `server is overloaded: plan '${this.planId}' has all ${this.slots.length} sessions busy and all ${this.queueLimit} queue slots taken. Retry after a back-off, or start the server with more --workers or a longer --queue.`,
+        { retryable: true, details: { workers: this.slots.length, queue: this.queueLimit } }));
     }
     return new Promise<PoolResult>((resolve, reject) => {
-      const entry: Waiting = { tensors, enqueuedAt, deadlineAt: options.deadlineAt, resolve, reject, timer: undefined, detach: () => undefined };
-      const remove = (): boolean => {
-        const i = this.waiting.indexOf(entry);
-        if (i < 0) return false;
-        this.waiting.splice(i, 1);
-        entry.detach();
-        return true;
+      const entry: Entry = {
+        tensors, enqueuedAt: performance.now(), deadlineAt: options.deadlineAt, settled: false, cancel: undefined, cleanup: () => undefined,
+        resolve: (r) => {
+          if (entry.settled) return;
+          entry.settled = true;
+          entry.cleanup();
+          resolve(r);
+        },
+        reject: (e) => {
+          if (entry.settled) return;
+          entry.settled = true;
+          entry.cleanup();
+          reject(e);
+        },
       };
+      let timer: ReturnType<typeof setTimeout> | undefined;
       if (options.deadlineAt !== undefined) {
-        entry.timer = setTimeout(() => {
-          if (remove()) reject(this.deadlineError(entry));
+        timer = setTimeout(() => {
+          if (this.removeWaiting(entry)) entry.reject(this.deadlineError(entry));
         }, Math.max(0, options.deadlineAt - performance.now()));
       }
       const signal = options.signal;
-      if (signal) {
-        const onAbort = (): void => {
-          if (remove()) reject(new EdgesplitError('ERR_CONNECTION_LOST', `the device disconnected while its request waited for plan '${this.planId}'; the request was dropped`));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        entry.detach = () => {
-          if (entry.timer !== undefined) clearTimeout(entry.timer);
-          signal.removeEventListener('abort', onAbort);
-        };
-      } else {
-        entry.detach = () => {
-          if (entry.timer !== undefined) clearTimeout(entry.timer);
-        };
-      }
+      // A request still here is dropped at once; one handed to a session is taken back if it has
+      // not started (its ticket then rejects with ERR_CONNECTION_LOST), else it runs to the end.
+      const onAbort = (): void => {
+        if (this.removeWaiting(entry)) entry.reject(new EdgesplitError('ERR_CONNECTION_LOST', `the device disconnected while its request waited for plan '${this.planId}'; the request was dropped`));
+        else entry.cancel?.();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      entry.cleanup = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
       this.waiting.push(entry);
+      this.dispatch();
     });
   }
 
-  private deadlineError(entry: Waiting): EdgesplitError {
+  private removeWaiting(entry: Entry): boolean {
+    const i = this.waiting.indexOf(entry);
+    if (i < 0) return false;
+    this.waiting.splice(i, 1);
+    return true;
+  }
+
+  private deadlineError(entry: Entry): EdgesplitError {
     const waitedMs = performance.now() - entry.enqueuedAt;
     return new EdgesplitError('ERR_DEADLINE_EXCEEDED', `the request's deadline passed after ${waitedMs.toFixed(1)} ms in the queue of plan '${this.planId}', before a session was free; it was not run. Give a longer deadlineMs or send less work at once.`, { details: { queueMs: waitedMs } });
   }
 
-  private async start(session: WorkerSession, tensors: readonly WireTensor[], enqueuedAt: number): Promise<PoolResult> {
-    this.running++;
-    const queueMs = performance.now() - enqueuedAt;
-    try {
-      const r = await session.runTimed(tensors);
-      return { tensors: r.tensors, queueMs, runMs: r.runMs };
-    } finally {
-      this.running--;
-      this.release(session);
+  /** Hand waiting requests to the least busy sessions with room, oldest first. */
+  private dispatch(): void {
+    for (;;) {
+      const slot = this.slots.reduce<Slot | undefined>((best, s) => (s.assigned < SESSION_DEPTH && (!best || s.assigned < best.assigned) ? s : best), undefined);
+      if (!slot) return;
+      const entry = this.waiting.shift();
+      if (!entry) return;
+      if (entry.deadlineAt !== undefined && performance.now() >= entry.deadlineAt) {
+        entry.reject(this.deadlineError(entry));
+        continue;
+      }
+      this.handOver(slot, entry);
     }
   }
 
-  /** A session is free: hand it the oldest waiting request whose deadline has not passed. */
-  private release(session: WorkerSession): void {
-    let next = this.waiting.shift();
-    while (next && next.deadlineAt !== undefined && performance.now() >= next.deadlineAt) {
-      next.detach();
-      next.reject(this.deadlineError(next));
-      next = this.waiting.shift();
-    }
-    if (!next) {
-      this.idle.push(session);
-      return;
-    }
-    next.detach();
-    this.start(session, next.tensors, next.enqueuedAt).then(next.resolve, next.reject);
+  private handOver(slot: Slot, entry: Entry): void {
+    slot.assigned++;
+    this.handedOver++;
+    const ticket = slot.session.submit(entry.tensors, entry.deadlineAt === undefined ? undefined : toEpochMs(entry.deadlineAt));
+    entry.cancel = ticket.cancel;
+    ticket.result.then((r) => {
+      entry.resolve({ tensors: r.tensors, queueMs: Math.max(0, r.startedAtEpochMs - toEpochMs(entry.enqueuedAt)), runMs: r.runMs });
+    }, (e: unknown) => {
+      entry.reject(e instanceof EdgesplitError && e.code === 'ERR_DEADLINE_EXCEEDED' ? this.deadlineError(entry) : e instanceof EdgesplitError ? e : new EdgesplitError('ERR_INFERENCE_FAILED', String(e)));
+    }).finally(() => {
+      slot.assigned--;
+      this.handedOver--;
+      this.dispatch();
+    });
   }
 
-  /** Refuse everything still waiting with `error` (used when a shutdown's grace period ends). */
+  /** Refuse everything not yet handed to a session with `error` (used when a shutdown's grace period ends). */
   rejectWaiting(error: EdgesplitError): void {
-    for (const w of this.waiting.splice(0)) {
-      w.detach();
-      w.reject(error);
-    }
+    for (const entry of this.waiting.splice(0)) entry.reject(error);
   }
 
-  /** Close every session; call once no request is running, so no run is cut short. */
+  /** Close every session; call once no request is pending, so no run is cut short. */
   async close(): Promise<void> {
-    await Promise.all(this.sessions.map((s) => s.close()));
+    await Promise.all(this.slots.map((s) => s.session.close()));
   }
 }

@@ -1,23 +1,43 @@
-// A RunSession whose ONNX Runtime session lives in its own worker thread, so that several sessions
-// of one server run in parallel while the main thread keeps serving sockets.
+// A session whose ONNX Runtime session lives in its own worker thread, so that several sessions of
+// one server run in parallel while the main thread keeps serving sockets.
 import { Worker } from 'node:worker_threads';
 import { EdgesplitError, type ErrorCode } from '../shared/errors.ts';
 import type { WireTensor } from '../shared/protocol.ts';
 import type { RunSession } from './session.ts';
 
 /** Main thread -> worker. */
-export type WorkerRequest = { kind: 'run'; id: number; tensors: WireTensor[] } | { kind: 'close' };
+export type WorkerRequest =
+  | { kind: 'run'; id: number; tensors: WireTensor[]; deadlineEpochMs?: number }
+  | { kind: 'cancel'; id: number }
+  | { kind: 'close' };
 
 /** Worker -> main thread. */
 export type WorkerReply =
   | { kind: 'ready'; inputNames: string[]; outputNames: string[] }
   | { kind: 'open-failed'; code: ErrorCode; message: string }
-  | { kind: 'done'; id: number; tensors: WireTensor[]; runMs: number }
-  | { kind: 'failed'; id: number; code: ErrorCode; message: string };
+  | { kind: 'done'; id: number; tensors: WireTensor[]; runMs: number; startedAtEpochMs: number }
+  | { kind: 'failed'; id: number; code: ErrorCode; message: string }
+  | { kind: 'expired'; id: number }
+  | { kind: 'cancelled'; id: number };
 
-/** A RunSession in a worker thread; `runTimed` also gives the time the session itself took (ms), without the hand-over between threads. */
+/** A run the worker finished: outputs, the session's own run time, and when it started (ms since the epoch). */
+export interface WorkerRun {
+  tensors: WireTensor[];
+  runMs: number;
+  startedAtEpochMs: number;
+}
+
+/** A request handed to a worker: its outcome, and a way to take it back before it starts. */
+export interface WorkerTicket {
+  /** Rejects with ERR_DEADLINE_EXCEEDED when the worker reached it after `deadlineEpochMs`, ERR_CONNECTION_LOST when cancelled in time, or ERR_INFERENCE_FAILED. */
+  result: Promise<WorkerRun>;
+  /** Ask the worker to drop the request if it has not started it (then `result` rejects with ERR_CONNECTION_LOST). */
+  cancel(): void;
+}
+
+/** A RunSession in a worker thread. The worker runs what it is given in order, so a caller may hand it the next request before the current one ends. */
 export interface WorkerSession extends RunSession {
-  runTimed(tensors: readonly WireTensor[]): Promise<{ tensors: WireTensor[]; runMs: number }>;
+  submit(tensors: readonly WireTensor[], deadlineEpochMs?: number): WorkerTicket;
 }
 
 // NOTE: the worker is started from a small ESM bootstrap that registers the TypeScript loader
@@ -33,14 +53,18 @@ const BOOTSTRAP = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register()
  */
 export function openWorkerSession(modelBytes: Uint8Array): Promise<WorkerSession> {
   const worker = new Worker(BOOTSTRAP, { eval: true, workerData: modelBytes });
-  const pending = new Map<number, { resolve: (r: { tensors: WireTensor[]; runMs: number }) => void; reject: (e: EdgesplitError) => void }>();
+  const pending = new Map<number, { resolve: (r: WorkerRun) => void; reject: (e: EdgesplitError) => void }>();
   let nextId = 0;
   let exited = false;
-  let closing = false;
 
   const failAll = (message: string): void => {
     for (const p of pending.values()) p.reject(new EdgesplitError('ERR_INFERENCE_FAILED', message));
     pending.clear();
+  };
+  const settle = (id: number): { resolve: (r: WorkerRun) => void; reject: (e: EdgesplitError) => void } | undefined => {
+    const p = pending.get(id);
+    pending.delete(id);
+    return p;
   };
 
   return new Promise((resolve, reject) => {
@@ -51,7 +75,7 @@ export function openWorkerSession(modelBytes: Uint8Array): Promise<WorkerSession
     });
     worker.on('exit', (code) => {
       exited = true;
-      const message = `the session worker exited (code ${code})${closing ? ' while closing' : ''}`;
+      const message = `the session worker exited (code ${code})`;
       reject(new EdgesplitError('ERR_SESSION', message));
       failAll(message);
     });
@@ -62,24 +86,29 @@ export function openWorkerSession(modelBytes: Uint8Array): Promise<WorkerSession
           const session: WorkerSession = {
             inputNames: reply.inputNames,
             outputNames: reply.outputNames,
-            runTimed(tensors) {
-              if (exited) return Promise.reject(new EdgesplitError('ERR_INFERENCE_FAILED', 'the session worker has exited'));
+            submit(tensors, deadlineEpochMs) {
               const id = nextId++;
+              if (exited) return { result: Promise.reject(new EdgesplitError('ERR_INFERENCE_FAILED', 'the session worker has exited')), cancel: () => undefined };
               // Copy each tensor into its own buffer and move that buffer: the received frame's
               // buffer may hold other data (and structured cloning a view would copy all of it).
               const owned = tensors.map((t) => ({ name: t.name, dtype: t.dtype, dims: [...t.dims], data: new Uint8Array(t.data) }));
-              return new Promise((res, rej) => {
-                pending.set(id, { resolve: res, reject: rej });
-                const request: WorkerRequest = { kind: 'run', id, tensors: owned };
-                worker.postMessage(request, owned.map((t) => t.data.buffer));
-              });
+              const result = new Promise<WorkerRun>((res, rej) => pending.set(id, { resolve: res, reject: rej }));
+              const request: WorkerRequest = { kind: 'run', id, tensors: owned, ...(deadlineEpochMs !== undefined ? { deadlineEpochMs } : {}) };
+              worker.postMessage(request, owned.map((t) => t.data.buffer));
+              return {
+                result,
+                cancel: () => {
+                  if (!pending.has(id) || exited) return;
+                  const cancel: WorkerRequest = { kind: 'cancel', id };
+                  worker.postMessage(cancel);
+                },
+              };
             },
             async run(tensors) {
-              return (await this.runTimed(tensors)).tensors;
+              return (await this.submit(tensors).result).tensors;
             },
             async close() {
               if (exited) return;
-              closing = true;
               const gone = new Promise<void>((r) => worker.once('exit', () => r()));
               const request: WorkerRequest = { kind: 'close' };
               worker.postMessage(request);
@@ -94,14 +123,17 @@ export function openWorkerSession(modelBytes: Uint8Array): Promise<WorkerSession
           void worker.terminate();
           break;
         case 'done':
-        case 'failed': {
-          const p = pending.get(reply.id);
-          pending.delete(reply.id);
-          if (!p) break;
-          if (reply.kind === 'done') p.resolve({ tensors: reply.tensors, runMs: reply.runMs });
-          else p.reject(new EdgesplitError(reply.code, reply.message));
+          settle(reply.id)?.resolve({ tensors: reply.tensors, runMs: reply.runMs, startedAtEpochMs: reply.startedAtEpochMs });
           break;
-        }
+        case 'failed':
+          settle(reply.id)?.reject(new EdgesplitError(reply.code, reply.message));
+          break;
+        case 'expired':
+          settle(reply.id)?.reject(new EdgesplitError('ERR_DEADLINE_EXCEEDED', 'the deadline passed before the session reached the request'));
+          break;
+        case 'cancelled':
+          settle(reply.id)?.reject(new EdgesplitError('ERR_CONNECTION_LOST', 'the request was taken back before it ran'));
+          break;
       }
     });
   });

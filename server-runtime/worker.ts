@@ -1,5 +1,5 @@
 // Entry of one session worker thread: opens an ONNX Runtime session on the server half it is given
-// and runs requests posted by server-runtime/worker-session.ts, one at a time.
+// and runs the requests posted by server-runtime/worker-session.ts one at a time, in order.
 import { parentPort, workerData } from 'node:worker_threads';
 import { EdgesplitError, isEdgesplitError } from '../shared/errors.ts';
 import { openOrtSession } from './session.ts';
@@ -13,23 +13,59 @@ function failure(e: unknown): { code: EdgesplitError['code']; message: string } 
   return isEdgesplitError(e) ? { code: e.code, message: e.message } : { code: 'ERR_INFERENCE_FAILED', message: e instanceof Error ? e.message : String(e) };
 }
 
+/** Milliseconds since the epoch, comparable across threads (each thread has its own performance.now origin). */
+const epochMs = (): number => performance.timeOrigin + performance.now();
+
 const modelBytes: unknown = workerData;
 if (!(modelBytes instanceof Uint8Array)) throw new EdgesplitError('ERR_INTERNAL', 'a session worker needs the model bytes as workerData');
 try {
   const session = await openOrtSession(modelBytes, { intraOpThreads: 1 });
-  parentPort?.on('message', (request: WorkerRequest) => {
-    if (request.kind === 'close') {
-      void session.close().finally(() => parentPort?.close());
+  const waiting: Array<Extract<WorkerRequest, { kind: 'run' }>> = [];
+  let busy = false;
+
+  const pump = (): void => {
+    if (busy) return;
+    const request = waiting.shift();
+    if (!request) return;
+    const startedAtEpochMs = epochMs();
+    if (request.deadlineEpochMs !== undefined && startedAtEpochMs >= request.deadlineEpochMs) {
+      reply({ kind: 'expired', id: request.id });
+      pump();
       return;
     }
+    busy = true;
     const t0 = performance.now();
     session.run(request.tensors).then((tensors) => {
       const runMs = performance.now() - t0;
       // Outputs own their buffers unless ONNX Runtime handed out views; copy those so transfer is safe.
       const owned = tensors.map((t) => (t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength ? t : { ...t, data: new Uint8Array(t.data) }));
       const transfer = owned.flatMap((t) => (t.data.buffer instanceof ArrayBuffer ? [t.data.buffer] : []));
-      reply({ kind: 'done', id: request.id, tensors: owned, runMs }, transfer);
-    }, (e: unknown) => reply({ kind: 'failed', id: request.id, ...failure(e) }));
+      reply({ kind: 'done', id: request.id, tensors: owned, runMs, startedAtEpochMs }, transfer);
+    }, (e: unknown) => reply({ kind: 'failed', id: request.id, ...failure(e) })).finally(() => {
+      busy = false;
+      // NOTE: the next request is taken on the next turn of the event loop, after messages that
+      // came in during the run: a 'cancel' for it must win over starting it.
+      setImmediate(pump);
+    });
+  };
+
+  parentPort?.on('message', (request: WorkerRequest) => {
+    switch (request.kind) {
+      case 'run':
+        waiting.push(request);
+        pump();
+        return;
+      case 'cancel': {
+        const i = waiting.findIndex((r) => r.id === request.id);
+        if (i >= 0) {
+          waiting.splice(i, 1);
+          reply({ kind: 'cancelled', id: request.id });
+        }
+        return;
+      }
+      case 'close':
+        void session.close().finally(() => parentPort?.close());
+    }
   });
   reply({ kind: 'ready', inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
 } catch (e) {

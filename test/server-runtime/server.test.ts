@@ -194,18 +194,22 @@ test('overload: with 1 session and a queue of 2, a burst of 10 gets 3 results an
   await c.close();
 });
 
-test('deadline: a request whose deadline passes in the queue gets ERR_DEADLINE_EXCEEDED and is never run', async () => {
+test('deadline: work not started by its deadline gets ERR_DEADLINE_EXCEEDED and is never run', async () => {
   const c = await helloed(slow, 'slow');
   const runsBefore = server.metrics().runMs.slow?.count ?? 0;
   c.send({ type: 'infer', requestId: 1, tensors: [slowInput()] });
   c.send({ type: 'infer', requestId: 2, tensors: [slowInput()], deadlineMs: 2 });
-  const frames = (await c.waitFrames(3, 30_000)).slice(1);
-  const expired = frames.find((f) => f.type === 'error');
-  assert.ok(expired && expired.type === 'error', JSON.stringify(frames));
-  expectError(expired, 'ERR_DEADLINE_EXCEEDED', /^the request's deadline passed after \d+\.\d ms in the queue of plan 'slow', before a session was free; it was not run\./, 2);
-  assert.equal(frames[0]?.type, 'error', 'the expired request is answered at its deadline, before the running one finishes');
-  assert.ok(frames.some((f) => f.type === 'result' && f.requestId === 1));
-  assert.equal((server.metrics().runMs.slow?.count ?? 0) - runsBefore, 1, 'only the request within its deadline ran');
+  c.send({ type: 'infer', requestId: 3, tensors: [slowInput()], deadlineMs: 2 });
+  const frames = (await c.waitFrames(4, 30_000)).slice(1);
+  // Request 3 waits in the queue and is answered when its deadline passes; request 2, handed to the
+  // busy session ahead, when the session reaches it. Neither runs. (Arrival order depends on timing.)
+  const byId = new Map(frames.map((f) => [f.type === 'result' || f.type === 'error' ? f.requestId : -1, f]));
+  assert.deepEqual([...byId.keys()].sort(), [1, 2, 3]);
+  assert.equal(byId.get(1)?.type, 'result');
+  for (const id of [2, 3]) {
+    expectError(byId.get(id)!, 'ERR_DEADLINE_EXCEEDED', /^the request's deadline passed after \d+\.\d ms in the queue of plan 'slow', before a session was free; it was not run\. Give a longer deadlineMs/, id);
+  }
+  assert.equal((server.metrics().runMs.slow?.count ?? 0) - runsBefore, 1, 'only the request without a deadline ran');
   await c.close();
 });
 
@@ -222,7 +226,10 @@ test('a device that disconnects mid-request frees its slot: its queued work is d
   assert.equal(r.type, 'result', JSON.stringify(r));
   const after = server.metrics();
   assert.equal((after.requests.slow?.ERR_CONNECTION_LOST ?? 0) - (before.requests.slow?.ERR_CONNECTION_LOST ?? 0), 3, 'one running result discarded, two queued requests dropped');
-  assert.equal((after.runMs.slow?.count ?? 0) - (before.runMs.slow?.count ?? 0), 2, 'the dropped requests never ran');
+  // The first request was running; the second was handed to the session ahead and is taken back
+  // unless the session finished the first before the disconnect reached it; the third never runs.
+  const runs = (after.runMs.slow?.count ?? 0) - (before.runMs.slow?.count ?? 0);
+  assert.ok(runs === 2 || runs === 3, `expected 2 runs (3 if the request handed ahead had started), got ${runs}: the queued request must never run`);
   assert.equal(after.queueDepth.slow, 0);
   await next.close();
 });
