@@ -25,6 +25,11 @@ export interface StructuredOptions {
    * what 16 do; 8 here turns the FLOPs saved into time saved (see docs/pruning.md).
    */
   roundTo?: number;
+  /**
+   * Which groups may be pruned (default: all). The others stay whole and are listed in `skipped`;
+   * e.g. only the groups whose producers run on the device, to prune one half of a split harder.
+   */
+  include?: (group: PruneGroup) => boolean;
 }
 
 /** A group with the channels the plan keeps (ascending indices into the original channels). */
@@ -143,7 +148,9 @@ export function planPruning(model: ModelProto, options: StructuredOptions, sourc
   if (!Number.isInteger(roundTo) || roundTo < 1) {
     throw new EdgesplitError('ERR_USAGE', `'roundTo' must be an integer >= 1, got ${String(roundTo)}. Use 1 for any channel count, 8 for ONNX Runtime's CPU blocks.`, { details: { roundTo } });
   }
-  const { groups, skipped } = analyzeGroups(model, source);
+  const analysis = analyzeGroups(model, source);
+  const groups = options.include ? analysis.groups.filter(options.include) : analysis.groups;
+  const skipped = [...analysis.skipped, ...analysis.groups.filter((g) => !groups.includes(g)).map((g) => ({ producers: g.producers, channels: g.channels, reason: 'left out by the caller (include)' }))];
   if (groups.length === 0) {
     const why = skipped.slice(0, 4).map((s) => `${s.producers[0]}: ${s.reason}`).join('; ');
     throw new EdgesplitError('ERR_PRUNE_NOTHING',

@@ -176,6 +176,16 @@ test('roundTo keeps a multiple of that many channels in each channel group and l
   assert.throws(() => planPruning(model, { ratio: 0.4, roundTo: 0 }), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_USAGE' && /'roundTo' must be an integer >= 1, got 0/.test(e.message));
 });
 
+test('include restricts pruning to chosen groups, e.g. the device half of a split; the rest stays whole', async () => {
+  const { model } = await loadZooModel('mlp');
+  const plan = planPruning(model, { ratio: 0.3, include: (g) => g.producers.includes('fc1/gemm') });
+  assert.deepEqual(plan.groups.map((g) => g.id), ['channels:fc1/gemm']);
+  assert.ok(plan.groups[0]!.kept.length < 128);
+  assert.ok(plan.skipped.some((s) => s.producers[0] === 'fc2/gemm' && s.reason === 'left out by the caller (include)'));
+  const pruned = applyPruning(model, plan);
+  assert.deepEqual([dimsOf(pruned, 'fc1.weight')[0], dimsOf(pruned, 'fc2.weight')], [plan.groups[0]!.kept.length, [128, plan.groups[0]!.kept.length]]);
+});
+
 test('BAD CALL - ratio outside [0, 1) is ERR_PRUNE_RATIO', () => {
   for (const ratio of [1, -0.1, Number.NaN, 1.5]) {
     assert.throws(() => planPruning(tinyChain(), { ratio }), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_PRUNE_RATIO' && /'ratio' is out of range \[0, 1\), got /.test(e.message));
