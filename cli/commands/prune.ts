@@ -2,7 +2,7 @@
 // layers, or unstructured), optionally re-fit it, write it, and report what it costs and what it changed.
 import { stat } from 'node:fs/promises';
 import { type CommandSpec, type Io, numberOption, requireOption, runCommand } from '../args.ts';
-import { formatCount, formatFlops, resolveModel } from './inspect.ts';
+import { MODEL_OPTIONS, formatCount, formatFlops, parseInputShapes, resolveModel } from './inspect.ts';
 import { saveModel } from '../../planner/onnx/model.ts';
 import { ZOO_IDS, loadZooModel } from '../../planner/zoo/index.ts';
 import { calibrationInputs } from '../../planner/prune/study.ts';
@@ -25,6 +25,7 @@ const spec = {
     eval: { type: 'string', value: 'N', help: 'held-out inputs to measure distortion, agreement and accuracy on', default: '200' },
     runs: { type: 'string', value: 'N', help: 'timed runs of each model for the median latency (0 skips it)', default: '200' },
     out: { type: 'string', value: 'OUT.onnx', help: 'where to write the pruned model' },
+    'input-shape': MODEL_OPTIONS['input-shape'],
   },
   epilog: [
     'MODEL is an .onnx file or a zoo id (see edgesplit models). Zoo models are calibrated and scored on',
@@ -33,6 +34,7 @@ const spec = {
     'Examples:',
     '  edgesplit prune mnist-mlp --ratio 0.5 --refit --out out/mnist-pruned.onnx',
     '  edgesplit prune model.onnx --ratio 0.3 --unstructured --out out/sparse.onnx --json',
+    '  edgesplit prune rec.onnx --input-shape x=1,3,48,320 --ratio 0.1 --round-to 8 --refit --out out/rec.onnx',
   ].join('\n'),
 } satisfies CommandSpec;
 
@@ -91,8 +93,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const arg = positionals[0]!;
     const zoo = !(await isFile(arg)) && ZOO_IDS.includes(arg) ? await loadZooModel(arg) : undefined;
     const loaded = zoo ? { model: zoo.model, source: arg } : await resolveModel(arg);
-    const calibration = values.refit ? (zoo ? await zoo.sampleInputs(calib, 0) : calibrationInputs(loaded.model, calib, 0, loaded.source)) : [];
-    const evalInputs = zoo ? await zoo.sampleInputs(evalN, 1) : calibrationInputs(loaded.model, evalN, 1, loaded.source);
+    const inits = new Set(loaded.model.graph?.initializer?.map((t) => t.name) ?? []);
+    const inputNames = (loaded.model.graph?.input ?? []).map((i) => i.name ?? '').filter((n) => !inits.has(n));
+    const shapes = parseInputShapes('prune', values['input-shape'] ?? [], inputNames);
+    if (zoo && Object.keys(shapes).length > 0) throw new EdgesplitError('ERR_USAGE', `--input-shape is for model files; zoo model '${arg}' brings its own inputs. Run 'edgesplit prune --help'.`);
+    const calibration = values.refit ? (zoo ? await zoo.sampleInputs(calib, 0) : calibrationInputs(loaded.model, calib, 0, loaded.source, shapes)) : [];
+    const evalInputs = zoo ? await zoo.sampleInputs(evalN, 1) : calibrationInputs(loaded.model, evalN, 1, loaded.source, shapes);
     const labelled = zoo?.labelled && zoo.taskMetric ? await zoo.labelled(evalN, 0) : undefined;
     const result = await runPruneJob(loaded.model, {
       ratio, mode, norm, roundTo, scope: values.global ? 'global' : 'uniform', refit: values.refit === true,

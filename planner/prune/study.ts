@@ -40,11 +40,12 @@ export function shapesOf(feeds: Feeds | undefined): InputShapes | undefined {
 
 /**
  * `n` deterministic calibration inputs for any model: uniform [0, 1) floats at its declared input
- * shapes (a dynamic batch becomes 1). Zoo models have realistic ones (`sampleInputs`); use those there.
+ * shapes or the given ones (a dynamic batch becomes 1; other dynamic dims must be given, else
+ * ERR_INPUT_SHAPE). Zoo models have realistic ones (`sampleInputs`); use those there.
  */
-export function calibrationInputs(model: ModelProto, n: number, seed = 0, source = 'model'): Feeds[] {
+export function calibrationInputs(model: ModelProto, n: number, seed = 0, source = 'model', inputShapes: InputShapes = {}): Feeds[] {
   const index = indexGraph(modelGraph(model, source), source);
-  const shapes = resolveInputShapes(index, {}, source);
+  const shapes = resolveInputShapes(index, inputShapes, source);
   const inputs = index.inputs.map((name) => {
     const vi = index.parts.inputs.find((i) => i.name === name)!;
     const dtype = valueInfoDtype(vi);

@@ -71,6 +71,8 @@ test('BAD CALL - contradictory or missing options exit 2 with ERR_USAGE', async 
     [['mlp', '--ratio', '0.5'], /missing --out/],
     [['mlp', '--ratio', 'half', '--out', 'o.onnx'], /--ratio expects a number, got 'half'/],
     [['mlp', '--ratio', '0.5', '--norm', 'l3', '--out', 'o.onnx'], /--norm expects 'l1' or 'l2', got 'l3'/],
+    [['mlp', '--ratio', '0.5', '--input-shape', 'x=1,64', '--out', 'o.onnx'], /--input-shape is for model files; zoo model 'mlp' brings its own inputs/],
+    [['mlp', '--ratio', '0.5', '--round-to', '0', '--out', 'o.onnx'], /--round-to expects an integer >= 1, got '0'/],
   ];
   for (const [argv, message] of cases) {
     const c = capture();
