@@ -127,6 +127,23 @@ for (const [id, at] of [['mlp', 'p2'], ['cnn', 'p7'], ['cnn', 'p17'], ['transfor
   });
 }
 
+test('one half of a split prunes alone: groups inside it shrink, groups crossing the cut stay whole', async () => {
+  const zoo = await loadZooModel('mlp');
+  const { head, tail } = await splitAt(zoo.model, 'p4');
+  const plan = planPruning(head, { ratio: 0.3 }, 'head');
+  assert.deepEqual(plan.groups.map((g) => g.id), ['channels:fc1/gemm']);
+  assert.match(plan.skipped.find((s) => s.producers[0] === 'fc2/gemm')!.reason, /reach the graph output/);
+  const prunedHead = applyPruning(head, plan, 'head');
+  const inputs = await zoo.sampleInputs(2, 3);
+  const whole = await outputs(zoo.model, inputs);
+  const masked = await outputs(maskPruning(zoo.model, plan), inputs);
+  const halves = await runHalves(prunedHead, tail, inputs);
+  halves.forEach((h, i) => {
+    assert.ok(maxAbsDiff(h.y, masked[i]!).maxDiff <= 1e-5 * maxAbsDiff(h.y, masked[i]!).scale, 'pruned head + tail = masked whole');
+    assert.ok(maxAbsDiff(h.y, whole[i]!).maxDiff > 1e-3);
+  });
+});
+
 test('ppocr-cls: the safe groups (conv channels inside blocks) prune, the model still runs and equals its zero-masked form', async () => {
   const zoo = await loadZooModel('ppocr-cls');
   const plan = planPruning(zoo.model, { ratio: 0.2 });
