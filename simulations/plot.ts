@@ -25,6 +25,7 @@ export const SERIES_COLOURS: Readonly<Record<string, string>> = Object.freeze({
   'Lipschitz bound': '#7f7f7f',
   'Laplace closed form': '#bcbd22',
   'predicted': '#e377c2',
+  'predicted from FLOPs': '#8c6d31',
   'mnist-mlp': '#1f77b4',
   'ppocr-rec': '#d62728',
   'mlp': '#2ca02c',

@@ -7,6 +7,7 @@ import { splitPointScenario } from './split-point.ts';
 import { channelScenario } from './channel.ts';
 import { theoryScenario } from './theory.ts';
 import { multiDeviceScenario } from './multi-device.ts';
+import { predictedScenario } from './predicted.ts';
 
 /** Every scenario, in report order. */
 export const SCENARIOS: readonly Scenario[] = Object.freeze([
@@ -17,4 +18,5 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
   theoryScenario,
   accuracyScenario,
   multiDeviceScenario,
+  predictedScenario,
 ] as unknown as Scenario<ScenarioConfig>[]);
