@@ -118,7 +118,7 @@ function summarize(name: string, t: DeviceTensor): OutputSummary {
   };
 }
 
-function describeEvent(e: DeviceEvent): string | undefined {
+function describeEvent(e: DeviceEvent): string {
   switch (e.type) {
     case 'connected':
       return `connected to ${e.url} (server ${e.serverVersion})${e.attempt > 0 ? ` after ${e.attempt + 1} attempts` : ''}`;
@@ -144,10 +144,7 @@ export async function runDevice(config: DeviceConfig): Promise<DeviceReport> {
   const rt = await DeviceRuntime.open(config.plan, {
     server: config.server, applyFrequency: config.applyFrequency, fallback: config.fallback, requestTimeoutMs: config.timeoutMs,
     ...(config.token !== undefined ? { token: config.token } : {}), ...(config.deviceId !== undefined ? { deviceId: config.deviceId } : {}),
-    onEvent: (e) => {
-      const line = describeEvent(e);
-      if (line) log(line);
-    },
+    onEvent: (e) => log(describeEvent(e)),
   });
   try {
     for (const w of rt.warnings) log(`warning: ${w.code}: ${w.message}`);
