@@ -35,7 +35,7 @@ const SETTING_COLUMNS: Column[] = [
 
 const COMMON_DEFAULTS = (quick: boolean): Common => ({
   model: 'ppocr-rec', levels: quick ? [0.5] : [0.125, 0.25, 0.375, 0.5, 0.625, 0.75], device: 'rpi4', channel: 'lte', server: 'desktop', pathLossDb: -110,
-  fixedSplitFlopShares: [0.25, 0.5, 0.93], gridSteps: quick ? 0 : 11,
+  fixedSplitFlopShares: [0.25, 0.5, 0.93], gridSteps: quick ? 5 : 11,
 });
 
 /** The order in which schemes are drawn and described. */
