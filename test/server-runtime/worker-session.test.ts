@@ -1,0 +1,60 @@
+// Tests of the session worker threads: sessions in two workers run at the same time, a worker runs
+// what it is handed in order, and takes back or expires requests it has not started.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { openWorkerSession, type WorkerSession } from '../../server-runtime/worker-session.ts';
+import { openOrtSession } from '../../server-runtime/session.ts';
+import { encodeModel } from '../../planner/onnx/model.ts';
+import { wireTensor, tensorView } from '../../shared/protocol.ts';
+import { EdgesplitError } from '../../shared/errors.ts';
+import { slowServer, SLOW_DIMS } from './fixtures.ts';
+
+const model = encodeModel(slowServer());
+const input = (v: number): ReturnType<typeof wireTensor> => wireTensor('h', 'float32', [...SLOW_DIMS], new Float32Array(SLOW_DIMS[0] * SLOW_DIMS[1]).fill(v));
+let sessions: WorkerSession[];
+
+before(async () => {
+  sessions = await Promise.all([openWorkerSession(model), openWorkerSession(model)]);
+});
+
+after(async () => {
+  await Promise.all(sessions.map((s) => s.close()));
+});
+
+async function rejection(p: Promise<unknown>): Promise<EdgesplitError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof EdgesplitError, String(e));
+    return e;
+  }
+  assert.fail('the request succeeded');
+}
+
+test('two worker sessions run at the same time (their runs overlap), and give what ONNX Runtime gives in this thread', async () => {
+  const [a, b] = await Promise.all(sessions.map((s, i) => s.submit([input(0.1 * (i + 1))]).result));
+  const overlapMs = Math.min(a!.startedAtEpochMs + a!.runMs, b!.startedAtEpochMs + b!.runMs) - Math.max(a!.startedAtEpochMs, b!.startedAtEpochMs);
+  assert.ok(overlapMs > 0, `runs did not overlap: ${JSON.stringify({ a: [a!.startedAtEpochMs, a!.runMs], b: [b!.startedAtEpochMs, b!.runMs] })}`);
+  const local = await openOrtSession(model);
+  try {
+    const direct = await local.run([input(0.1)]);
+    assert.deepEqual([...tensorView({ dtype: 'float32', data: a!.tensors[0]!.data })], [...tensorView({ dtype: 'float32', data: direct[0]!.data })]);
+  } finally {
+    await local.close();
+  }
+});
+
+test('a worker runs what it is handed in order; a request taken back or past its deadline before it starts never runs', async () => {
+  const s = sessions[0]!;
+  // Two runs ahead of them keep the worker busy while the cancel and the deadline come due.
+  const ahead = [s.submit([input(0.2)]), s.submit([input(0.25)])];
+  const takenBack = s.submit([input(0.3)]);
+  takenBack.cancel();
+  const expired = s.submit([input(0.4)], performance.timeOrigin + performance.now() + 1);
+  const last = s.submit([input(0.5)]);
+  const [e3, e4] = await Promise.all([rejection(takenBack.result), rejection(expired.result)]);
+  assert.equal(e3.code, 'ERR_CONNECTION_LOST');
+  assert.equal(e4.code, 'ERR_DEADLINE_EXCEEDED');
+  const [r1, r2, r5] = await Promise.all([...ahead.map((t) => t.result), last.result]);
+  assert.ok(r2!.startedAtEpochMs >= r1!.startedAtEpochMs + r1!.runMs && r5!.startedAtEpochMs >= r2!.startedAtEpochMs + r2!.runMs, 'runs follow each other in the order handed over');
+});
