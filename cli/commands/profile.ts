@@ -31,7 +31,7 @@ function summary(f: MeasuredProfileFile, path: string): string {
   const m = f.machine;
   const full = f.measuredLatency.points.filter((p) => p.cut === f.settings.cuts.at(-1));
   return [
-    `measured ${f.measuredLatency.points.length} head and tail pairs of ${f.model.id} (${f.settings.cuts.length} cuts x ${f.settings.ratios.length} ratios) on ${m.cpuModel}, ${m.cores} cores at ${formatSi(m.freqHz, 'Hz')} (${m.freqSource}), Node ${m.nodeVersion}, onnxruntime-node ${m.onnxruntimeVersion}, ${f.settings.threads} thread(s)`,
+    `measured ${f.measuredLatency.points.length} head and tail pairs of ${f.model.id} (${f.settings.cuts.length} cuts x ${f.settings.ratios.length} ratio${f.settings.ratios.length === 1 ? '' : 's'}) on ${m.cpuModel}, ${m.cores} cores at ${formatSi(m.freqHz, 'Hz')} (${m.freqSource}), Node ${m.nodeVersion}, onnxruntime-node ${m.onnxruntimeVersion}, ${f.settings.threads} thread(s)`,
     `whole model on this machine: ${full.map((p) => `ratio ${p.ratio}: ${p.head}`).join(', ')}`,
     `wrote ${path}`,
   ].join('\n') + '\n';
