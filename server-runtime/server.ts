@@ -30,6 +30,8 @@ export const SERVER_DEFAULTS = Object.freeze({
   queue: 32,
   heartbeatMs: 30_000,
   shutdownGraceMs: 10_000,
+  /** Bytes of answers a connection may leave unread before its new requests are refused. */
+  maxUnreadBytes: 64 * 1024 * 1024,
 });
 
 /** Options of `startServer`. */
@@ -51,6 +53,12 @@ export interface ServerOptions {
   heartbeatMs?: number;
   /** How long `close()` waits for requests in flight before refusing the rest with ERR_SHUTTING_DOWN. */
   shutdownGraceMs?: number;
+  /**
+   * When more than this many bytes of answers wait to be written to a device (it does not read
+   * them), its new requests are refused with the retryable ERR_OVERLOADED, so one slow reader
+   * cannot fill the server's memory.
+   */
+  maxUnreadBytes?: number;
   /** Where log lines go (the CLI sends them to stderr). */
   log?: (line: string) => void;
 }
@@ -140,6 +148,7 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
   const queue = positiveInt('queue', options.queue, SERVER_DEFAULTS.queue, 0);
   const heartbeatMs = positiveInt('heartbeatMs', options.heartbeatMs, SERVER_DEFAULTS.heartbeatMs, 1);
   const shutdownGraceMs = positiveInt('shutdownGraceMs', options.shutdownGraceMs, SERVER_DEFAULTS.shutdownGraceMs, 0);
+  const maxUnreadBytes = positiveInt('maxUnreadBytes', options.maxUnreadBytes, SERVER_DEFAULTS.maxUnreadBytes, 1);
   const port = positiveInt('port', options.port, SERVER_DEFAULTS.port, 0);
   const log = options.log ?? ((): void => undefined);
 
@@ -253,6 +262,9 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
     if (!s) return fail(new EdgesplitError('ERR_NO_HELLO', `infer request ${frame.requestId} came before a successful hello. Send a hello frame first and wait for hello-ok.`), '');
     const planId = s.plan.manifest.planId;
     if (shuttingDown) return fail(new EdgesplitError('ERR_SHUTTING_DOWN', 'the server is shutting down and takes no new requests. Retry on a new connection after a back-off.', { retryable: true }), planId);
+    if (conn.ws.bufferedAmount > maxUnreadBytes) {
+      return fail(new EdgesplitError('ERR_OVERLOADED', `the device is not reading its answers: ${conn.ws.bufferedAmount} bytes wait to be sent on this connection (limit ${maxUnreadBytes}). Read results before sending more requests.`, { retryable: true }), planId);
+    }
     if (conn.inFlight.has(frame.requestId)) return fail(new EdgesplitError('ERR_FRAME_MALFORMED', `requestId ${frame.requestId} is already in flight on this connection. Use a new requestId for each request.`), planId);
     let tensors;
     try {

@@ -22,6 +22,7 @@ export const SPEC = {
     key: { type: 'string', value: 'FILE', help: 'PEM private key of --cert' },
     'heartbeat-ms': { type: 'string', value: 'MS', help: 'WebSocket ping interval; a peer silent for two intervals is dropped', default: String(SERVER_DEFAULTS.heartbeatMs) },
     'grace-ms': { type: 'string', value: 'MS', help: 'on SIGINT/SIGTERM, how long requests in flight may finish before the rest are refused', default: String(SERVER_DEFAULTS.shutdownGraceMs) },
+    'max-unread-bytes': { type: 'string', value: 'BYTES', help: 'answers a device may leave unread before its new requests get ERR_OVERLOADED', default: String(SERVER_DEFAULTS.maxUnreadBytes) },
     restart: { type: 'boolean', help: "on SIGINT/SIGTERM close connections with 1012 'service restart' (a new server follows) instead of 1001 'going away'" },
   },
   epilog: [
@@ -67,7 +68,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const plans = values.plan ?? [];
     if (plans.length === 0) throw new EdgesplitError('ERR_USAGE', "missing --plan. Run 'edgesplit serve --help' for the options.");
     if ((values.cert === undefined) !== (values.key === undefined)) throw new EdgesplitError('ERR_USAGE', "--cert and --key go together: give both for wss, or neither. Run 'edgesplit serve --help'.");
-    const int = (name: 'port' | 'workers' | 'queue' | 'heartbeat-ms' | 'grace-ms', dflt: number, min: number): number =>
+    const int = (name: 'port' | 'workers' | 'queue' | 'heartbeat-ms' | 'grace-ms' | 'max-unread-bytes', dflt: number, min: number): number =>
       numberOption(SPEC, name, values[name], dflt, (n) => Number.isSafeInteger(n) && n >= min && (name !== 'port' || n <= 65535), name === 'port' ? 'an integer in [0, 65535]' : `an integer >= ${min}`);
     const options: ServerOptions = {
       plans,
@@ -77,6 +78,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       queue: int('queue', SERVER_DEFAULTS.queue, 0),
       heartbeatMs: int('heartbeat-ms', SERVER_DEFAULTS.heartbeatMs, 1),
       shutdownGraceMs: int('grace-ms', SERVER_DEFAULTS.shutdownGraceMs, 0),
+      maxUnreadBytes: int('max-unread-bytes', SERVER_DEFAULTS.maxUnreadBytes, 1),
       log: (line) => io.err(`edgesplit serve: ${line}\n`),
       ...(values.tokens !== undefined ? { tokens: await loadTokens(values.tokens) } : {}),
       ...(values.cert !== undefined && values.key !== undefined ? { tls: { cert: await readPem(values.cert, 'certificate'), key: await readPem(values.key, 'private key') } } : {}),

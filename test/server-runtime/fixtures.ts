@@ -81,6 +81,16 @@ export function dynamicHalves(): { device: ModelProto; server: ModelProto; input
   };
 }
 
+/** Elements of the big plan's tensors: 1 MiB of float32 each way. */
+export const BIG_ELEMENTS = 262_144;
+
+/** A plan whose server half is an Identity on 1 MiB, for tests of large answers. */
+export function bigHalves(): { device: ModelProto; server: ModelProto; inputs: TensorSpec[]; crossing: TensorSpec[]; outputs: TensorSpec[] } {
+  const identity = (name: string, from: string, to: string): ModelProto => makeModel({ name, nodes: [makeNode('Identity', [from], [to])], inputs: [makeValueInfo(from, 'float32', [1, BIG_ELEMENTS])], outputs: [makeValueInfo(to, 'float32', [1, BIG_ELEMENTS])], initializers: [] });
+  const spec = (name: string): TensorSpec => ({ name, dtype: 'float32', dims: [1, BIG_ELEMENTS] });
+  return { device: identity('big-head', 'x', 'h'), server: identity('big-tail', 'h', 'y'), inputs: [spec('x')], crossing: [spec('h')], outputs: [spec('y')] };
+}
+
 /** sha256 of bytes, lower-case hex. */
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');

@@ -13,7 +13,7 @@ import { loadTokens } from '../../server-runtime/auth.ts';
 import { CLOSE_CODES, wireTensor } from '../../shared/protocol.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { TestClient } from './client.ts';
-import { type PlanDir, mlpHalves, slowHalves, writePlanDir, removeDirs, SLOW_DIMS } from './fixtures.ts';
+import { type PlanDir, mlpHalves, slowHalves, bigHalves, writePlanDir, removeDirs, SLOW_DIMS, BIG_ELEMENTS } from './fixtures.ts';
 
 let mlp: PlanDir;
 let slow: PlanDir;
@@ -155,5 +155,36 @@ test('wss: TLS from a certificate and key, checked by the client against that ce
     await assert.rejects(TestClient.connect(server.url), /self-signed certificate/, 'a client that does not trust the certificate is refused');
   } finally {
     await server.close();
+  }
+});
+
+test('a device that does not read its answers gets retryable ERR_OVERLOADED for new requests instead of filling server memory', async () => {
+  const big = await writePlanDir('big', bigHalves());
+  const server = await startServer({ plans: [big.dir], port: 0, workers: 1, queue: 64, maxUnreadBytes: 1024 * 1024 });
+  try {
+    const c = await TestClient.connect(server.url);
+    await c.hello({ planId: 'big', serverSha256: big.serverSha256 });
+    c.ws.pause();
+    const tensor = wireTensor('h', 'float32', [1, BIG_ELEMENTS], new Float32Array(BIG_ELEMENTS).fill(1));
+    const n = 48;
+    for (let i = 0; i < n; i++) {
+      c.send({ type: 'infer', requestId: i, tensors: [tensor] });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    while ((server.metrics().requests.big?.ok ?? 0) + (server.metrics().requests.big?.ERR_OVERLOADED ?? 0) < n) await new Promise((r) => setTimeout(r, 10));
+    c.ws.resume();
+    const frames = (await c.waitFrames(n + 1, 30_000)).slice(1);
+    const refused = frames.filter((f) => f.type === 'error');
+    assert.ok(refused.length > 0 && refused.length < n, `expected some refusals, got ${refused.length} of ${n}`);
+    for (const f of refused) {
+      assert.ok(f.type === 'error' && f.code === 'ERR_OVERLOADED' && f.retryable, JSON.stringify(f));
+      assert.match(f.type === 'error' ? f.message : '', /^the device is not reading its answers: \d+ bytes wait to be sent on this connection \(limit 1048576\)\. Read results before sending more requests\.$/);
+    }
+    c.send({ type: 'infer', requestId: n, tensors: [tensor] });
+    assert.equal((await c.next()).type, 'result', 'once the device reads again, its requests are served');
+    await c.close();
+  } finally {
+    await server.close();
+    await removeDirs(big);
   }
 });
