@@ -57,9 +57,42 @@ export class SessionPool {
   private readonly slots: Slot[];
   private readonly waiting: Entry[] = [];
   private handedOver = 0;
+  private closing = false;
 
-  constructor(readonly planId: string, sessions: readonly WorkerSession[], readonly queueLimit: number) {
+  /**
+   * `reopen` makes a replacement for a session whose worker thread exits while the pool is open
+   * (requests it held fail with ERR_INFERENCE_FAILED; the others go to the remaining sessions).
+   */
+  constructor(readonly planId: string, sessions: readonly WorkerSession[], readonly queueLimit: number, private readonly reopen?: () => Promise<WorkerSession>, private readonly log: (line: string) => void = () => undefined) {
     this.slots = sessions.map((session) => ({ session, assigned: 0 }));
+    for (const slot of this.slots) this.watch(slot);
+  }
+
+  /** Replace the slot's session when its worker exits unexpectedly. */
+  private watch(slot: Slot): void {
+    const session = slot.session;
+    void session.exited.then(async (code) => {
+      if (this.closing || slot.session !== session) return;
+      this.log(`a session worker of plan '${this.planId}' exited (code ${code})${this.reopen ? '; starting a new one' : ''}`);
+      if (!this.reopen) return;
+      try {
+        slot.session = await this.reopen();
+      } catch (e) {
+        this.log(`could not restart a session of plan '${this.planId}': ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+      if (this.closing) {
+        await slot.session.close();
+        return;
+      }
+      this.watch(slot);
+      this.dispatch();
+    });
+  }
+
+  /** Sessions whose worker thread is running. */
+  get liveSessions(): number {
+    return this.slots.filter((s) => s.session.alive).length;
   }
 
   /** Sessions (the most requests that run at once). */
@@ -138,7 +171,7 @@ export class SessionPool {
   /** Hand waiting requests to the least busy sessions with room, oldest first. */
   private dispatch(): void {
     for (;;) {
-      const slot = this.slots.reduce<Slot | undefined>((best, s) => (s.assigned < SESSION_DEPTH && (!best || s.assigned < best.assigned) ? s : best), undefined);
+      const slot = this.slots.reduce<Slot | undefined>((best, s) => (s.session.alive && s.assigned < SESSION_DEPTH && (!best || s.assigned < best.assigned) ? s : best), undefined);
       if (!slot) return;
       const entry = this.waiting.shift();
       if (!entry) return;
@@ -173,6 +206,7 @@ export class SessionPool {
 
   /** Close every session; call once no request is pending, so no run is cut short. */
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.slots.map((s) => s.session.close()));
   }
 }

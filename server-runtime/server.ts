@@ -109,7 +109,7 @@ function rawBytes(data: RawData): Uint8Array {
   return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 }
 
-async function openServed(plan: LoadedPlan, workers: number, queue: number): Promise<Served> {
+async function openServed(plan: LoadedPlan, workers: number, queue: number, log: (line: string) => void): Promise<Served> {
   const settled = await Promise.allSettled(Array.from({ length: workers }, () => openWorkerSession(plan.serverModel)));
   const sessions = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -131,7 +131,7 @@ async function openServed(plan: LoadedPlan, workers: number, queue: number): Pro
     }
   }
   const outputIndex = m.server.outputs.map((o) => first?.outputNames.indexOf(o.name) ?? -1);
-  return { plan, pool: new SessionPool(m.planId, sessions, queue), outputIndex };
+  return { plan, pool: new SessionPool(m.planId, sessions, queue, () => openWorkerSession(plan.serverModel), log), outputIndex };
 }
 
 /**
@@ -178,8 +178,9 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: `method ${req.method} not allowed; use GET` });
     if (path === '/health/live') return json(200, { status: 'live' });
     if (path === '/health/ready') {
-      if (ready && !shuttingDown) return json(200, { status: 'ready', plans: [...served.keys()] });
-      return json(503, { status: shuttingDown ? 'shutting down' : 'loading' });
+      const down = [...served.values()].filter((s) => s.pool.liveSessions === 0).map((s) => s.plan.manifest.planId);
+      if (ready && !shuttingDown && down.length === 0) return json(200, { status: 'ready', plans: [...served.keys()] });
+      return json(503, shuttingDown ? { status: 'shutting down' } : !ready ? { status: 'loading' } : { status: 'no live session', plans: down });
     }
     if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metrics.prometheus());
@@ -413,7 +414,7 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
   };
 
   try {
-    for (const plan of loaded) served.set(plan.manifest.planId, await openServed(plan, workers, queue));
+    for (const plan of loaded) served.set(plan.manifest.planId, await openServed(plan, workers, queue, log));
   } catch (e) {
     await close();
     throw e;

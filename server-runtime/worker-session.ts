@@ -38,6 +38,10 @@ export interface WorkerTicket {
 /** A RunSession in a worker thread. The worker runs what it is given in order, so a caller may hand it the next request before the current one ends. */
 export interface WorkerSession extends RunSession {
   submit(tensors: readonly WireTensor[], deadlineEpochMs?: number): WorkerTicket;
+  /** False once the worker thread has exited, whether closed or not. */
+  readonly alive: boolean;
+  /** Resolves with the exit code when the worker thread exits. */
+  readonly exited: Promise<number>;
 }
 
 // NOTE: the worker is started from a small ESM bootstrap that registers the TypeScript loader
@@ -56,6 +60,7 @@ export function openWorkerSession(modelBytes: Uint8Array): Promise<WorkerSession
   const pending = new Map<number, { resolve: (r: WorkerRun) => void; reject: (e: EdgesplitError) => void }>();
   let nextId = 0;
   let exited = false;
+  const exitCode = new Promise<number>((resolve) => worker.once('exit', resolve));
 
   const failAll = (message: string): void => {
     for (const p of pending.values()) p.reject(new EdgesplitError('ERR_INFERENCE_FAILED', message));
@@ -86,6 +91,10 @@ export function openWorkerSession(modelBytes: Uint8Array): Promise<WorkerSession
           const session: WorkerSession = {
             inputNames: reply.inputNames,
             outputNames: reply.outputNames,
+            get alive() {
+              return !exited;
+            },
+            exited: exitCode,
             submit(tensors, deadlineEpochMs) {
               const id = nextId++;
               if (exited) return { result: Promise.reject(new EdgesplitError('ERR_INFERENCE_FAILED', 'the session worker has exited')), cancel: () => undefined };
@@ -109,10 +118,9 @@ export function openWorkerSession(modelBytes: Uint8Array): Promise<WorkerSession
             },
             async close() {
               if (exited) return;
-              const gone = new Promise<void>((r) => worker.once('exit', () => r()));
               const request: WorkerRequest = { kind: 'close' };
               worker.postMessage(request);
-              await gone;
+              await exitCode;
             },
           };
           resolve(session);

@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openWorkerSession, type WorkerSession } from '../../server-runtime/worker-session.ts';
 import { openOrtSession } from '../../server-runtime/session.ts';
+import { SessionPool } from '../../server-runtime/pool.ts';
 import { encodeModel } from '../../planner/onnx/model.ts';
 import { wireTensor, tensorView } from '../../shared/protocol.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
@@ -57,4 +58,26 @@ test('a worker runs what it is handed in order; a request taken back or past its
   assert.equal(e4.code, 'ERR_DEADLINE_EXCEEDED');
   const [r1, r2, r5] = await Promise.all([...ahead.map((t) => t.result), last.result]);
   assert.ok(r2!.startedAtEpochMs >= r1!.startedAtEpochMs + r1!.runMs && r5!.startedAtEpochMs >= r2!.startedAtEpochMs + r2!.runMs, 'runs follow each other in the order handed over');
+});
+
+test('a pool replaces a session whose worker exits and keeps serving on the others meanwhile', async () => {
+  const own = await Promise.all([openWorkerSession(model), openWorkerSession(model)]);
+  const logs: string[] = [];
+  let reopened = 0;
+  const pool = new SessionPool('slow', own, 4, async () => {
+    reopened++;
+    return openWorkerSession(model);
+  }, (line) => logs.push(line));
+  try {
+    await own[0]!.close();
+    assert.equal(pool.liveSessions, 1);
+    const results = await Promise.all([0, 1, 2].map((i) => pool.submit([input(0.1 * i)])));
+    assert.equal(results.length, 3, 'every request is served by the live session');
+    while (pool.liveSessions < 2) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(reopened, 1);
+    assert.deepEqual(logs, ["a session worker of plan 'slow' exited (code 0); starting a new one"]);
+  } finally {
+    await pool.close();
+  }
+  assert.equal(pool.liveSessions, 0);
 });
