@@ -117,6 +117,7 @@ export function formatPlan(r: PlanResult): string {
     `decision`,
     `  split      cut ${cut.id} (${r.decision.cutIndex} of ${r.problem.problem.cuts.length - 1}); crossing ${crossing}: ${formatBytes(b.crossingBytes)}`,
     `  pruning    ratio ${p.pruning.ratio} (${p.pruning.method}; ${(p.pruning.achievedRatio * 100).toFixed(1)}% of prunable weights removed; levels ${p.pruning.levels.join(', ')})`,
+    ...(p.pruning.skipped ? [`  skipped    no pruned model at ratio ${p.pruning.skipped.map((l) => l.ratio).join(', ')} (${[...new Set(p.pruning.skipped.map((l) => l.code))].join(', ')})`] : []),
     `  power      ${formatSi(r.decision.powerW, 'W')} (uplink ${formatSi(b.rateBitPerS, 'bit/s')})`,
     `  frequency  ${formatSi(r.decision.freqHz, 'Hz')}`,
     `predicted, priced on the emitted halves (device time from ${p.predicted.deviceLatencyFrom})`,

@@ -7,7 +7,7 @@ import { parameterDistortion } from '../prune/distortion.ts';
 import type { Budgets } from '../profiles/budgets.ts';
 import type { ChannelProfile, DeviceProfile, MeasuredLatencyTable, ServerProfile } from '../profiles/profiles.ts';
 import { applyMeasuredLatency, type Cut, type LatencyPoint, type PlanningProblem } from '../optimize/problem.ts';
-import { EdgesplitError } from '../../shared/errors.ts';
+import { EdgesplitError, isEdgesplitError } from '../../shared/errors.ts';
 import type { PlanSource } from './source.ts';
 
 /** The pruning levels planned by default: each has a real structured-pruned model. */
@@ -27,12 +27,21 @@ export interface PruneLevel {
   parameterDistortion: number;
 }
 
+/** A requested level with no pruned model, and why (the pruner's error). */
+export interface SkippedLevel {
+  ratio: number;
+  code: 'ERR_PRUNE_NOTHING' | 'ERR_PRUNE_EMPTIES_LAYER';
+  reason: string;
+}
+
 /** A planning problem together with what it was built from, for the emitter and the reports. */
 export interface ModelProblem {
   problem: PlanningProblem;
   source: PlanSource;
   /** The levels, ascending; levels[0] is the unpruned model. */
   levels: PruneLevel[];
+  /** Requested levels the pruner could not reach (a model with nothing prunable skips every one above 0). */
+  skippedLevels: SkippedLevel[];
   /** Lipschitz factor Gamma of the distortion bound. */
   gamma: number;
   /** Cuts whose device latency came from the measured table directly, and those interpolated between them. */
@@ -151,13 +160,27 @@ export async function buildProblem(source: PlanSource, options: ProblemOptions):
 
   t0 = performance.now();
   const levels: PruneLevel[] = [{ ratio: 0, achievedRatio: 0, model: source.model, analysis: base, parameterDistortion: 0 }];
+  const skippedLevels: SkippedLevel[] = [];
   for (const ratio of ratios.slice(1)) {
     progress(`pruning at ratio ${ratio} and re-analysing`);
-    const { model, plan } = pruneStructured(source.model, { ratio }, source.name);
+    let pruned: ReturnType<typeof pruneStructured>;
+    try {
+      pruned = pruneStructured(source.model, { ratio }, source.name);
+    } catch (e) {
+      // NOTE: a model the pruner cannot prune (or not this far) is still planned, over the levels
+      // that exist; the skipped ones and why are reported, never silently dropped.
+      const code = isEdgesplitError(e, 'ERR_PRUNE_NOTHING') ? 'ERR_PRUNE_NOTHING' : isEdgesplitError(e, 'ERR_PRUNE_EMPTIES_LAYER') ? 'ERR_PRUNE_EMPTIES_LAYER' : undefined;
+      if (!code || !isEdgesplitError(e)) throw e;
+      for (const r of ratios.filter((x) => x >= ratio)) skippedLevels.push({ ratio: r, code, reason: e.message });
+      progress(`no pruned model at ratio ${ratio}${ratio < ratios[ratios.length - 1]! ? ' or above' : ''} (${code}): planning over ratios ${levels.map((l) => l.ratio).join(', ')}`);
+      break;
+    }
+    const { model, plan } = pruned;
     const analysis = await analyzeModel(model, { inputShapes: source.inputShapes, source: `${source.name} pruned at ${ratio}` });
     levels.push({ ratio, achievedRatio: plan.achievedRatio, model, plan, analysis, parameterDistortion: parameterDistortion(source.model, model, plan).total });
   }
   const pruneMs = performance.now() - t0;
+  const planned = levels.map((l) => l.ratio);
 
   const top = levels[levels.length - 1]!;
   // NOTE: the share of FLOPs that pruning removes per unit ratio, from the largest level; the
@@ -178,7 +201,7 @@ export async function buildProblem(source: PlanSource, options: ProblemOptions):
     fadingGain: options.fadingGain ?? 1,
     cuts,
     distortion: { model: 'table', gamma: options.gamma, points },
-    ratios: { kind: 'discrete', levels: ratios },
+    ratios: { kind: 'discrete', levels: planned },
   };
   const measured: NonNullable<ModelProblem['measured']> = {};
   if (options.measured?.device || options.measured?.server) {
@@ -188,5 +211,5 @@ export async function buildProblem(source: PlanSource, options: ProblemOptions):
     if (options.measured.server) measured.server = fillMeasured(filled, 'measuredTail');
     problem = { ...problem, cuts: filled.map((c) => ({ ...c, ...(c.measuredHead ? { measuredHead: nonIncreasing(c.measuredHead) } : {}), ...(c.measuredTail ? { measuredTail: nonIncreasing(c.measuredTail) } : {}) })) };
   }
-  return { problem, source, levels, gamma: options.gamma, ...(Object.keys(measured).length > 0 ? { measured } : {}), timingsMs: { analyse: analyseMs, prune: pruneMs } };
+  return { problem, source, levels, skippedLevels, gamma: options.gamma, ...(Object.keys(measured).length > 0 ? { measured } : {}), timingsMs: { analyse: analyseMs, prune: pruneMs } };
 }

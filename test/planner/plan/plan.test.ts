@@ -6,7 +6,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { decodeModel, encodeModel, saveModel } from '../../../planner/onnx/model.ts';
+import { decodeModel, encodeModel, floatTensor, makeModel, makeNode, makeValueInfo, saveModel } from '../../../planner/onnx/model.ts';
 import { analyzeModel } from '../../../planner/onnx/analyze.ts';
 import { createSession, maxAbsDiff, type Feeds } from '../../../planner/onnx/session.ts';
 import { pruneStructured } from '../../../planner/prune/structured.ts';
@@ -210,4 +210,23 @@ test('emitPlan at an interior cut of the pruned transformer and CNN: exact halve
     const pruned = pruneStructured((await loadZooModel(id)).model, { ratio: 0.5 }).model;
     assert.ok(await composeAgainst(r.dir, encodeModel(pruned), await source.sampleInputs(2, 3)) <= 1e-4);
   }
+});
+
+test('a model with nothing to prune is planned without pruning, and the skipped levels are reported', async () => {
+  const dir = await tempDir();
+  const w = Float32Array.from({ length: 3 * 4 }, (_, i) => (i % 5) - 2);
+  const model = makeModel({
+    name: 'one-layer', nodes: [makeNode('Gemm', ['x', 'W', 'b'], ['y'], { transB: 1 })],
+    inputs: [makeValueInfo('x', 'float32', [1, 4])], outputs: [makeValueInfo('y', 'float32', [1, 3])],
+    initializers: [floatTensor('W', [3, 4], w), floatTensor('b', [3], [0.1, -0.2, 0.3])],
+  });
+  const file = join(dir, 'one-layer.onnx');
+  await saveModel(model, file);
+  const progress: string[] = [];
+  const r = await plan({ model: file, device: 'rpi4', channel: 'wifi', budgets: { latency: '300 ms', energy: '2 J' }, calibrationInputs: 2, out: join(dir, 'plan'), onProgress: (m) => progress.push(m) });
+  assert.deepEqual(r.plan.pruning.levels, [0]);
+  assert.deepEqual(r.plan.pruning.skipped, [{ ratio: 0.25, code: 'ERR_PRUNE_NOTHING' }, { ratio: 0.5, code: 'ERR_PRUNE_NOTHING' }, { ratio: 0.75, code: 'ERR_PRUNE_NOTHING' }]);
+  assert.equal(r.decision.ratio, 0);
+  assert.ok(progress.some((m) => /no pruned model at ratio 0.25 or above \(ERR_PRUNE_NOTHING\): planning over ratios 0/.test(m)));
+  await checkFiles(r);
 });
