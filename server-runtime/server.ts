@@ -192,6 +192,7 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!ready || shuttingDown) {
+      socket.on('error', () => socket.destroy());
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${shuttingDown ? 'shutting down' : 'loading plans'}\n`);
       return;
     }
@@ -229,9 +230,6 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
     if (shuttingDown) {
       send(conn, errorFrame(new EdgesplitError('ERR_SHUTTING_DOWN', 'the server is shutting down. Connect again after a back-off.', { retryable: true })));
       return;
-    }
-    if (hello.protocolVersion !== PROTOCOL_VERSION) {
-      return refuseHello(conn, new EdgesplitError('ERR_PROTOCOL_VERSION', `device speaks protocol version ${hello.protocolVersion}, this server speaks ${PROTOCOL_VERSION}. Run the same edgesplit version on the device and the server.`));
     }
     if (options.tokens) {
       try {
@@ -306,6 +304,7 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
       frame = decodeFrame(bytes, { maxFrameBytes: conn.served?.plan.maxFrameBytes ?? HELLO_MAX_FRAME_BYTES });
     } catch (e) {
       if (!isEdgesplitError(e)) throw e;
+      if (e.code === 'ERR_PROTOCOL_VERSION') return refuseHello(conn, e);
       const requestId = typeof e.details?.requestId === 'number' ? e.details.requestId : undefined;
       if (requestId !== undefined && planId !== undefined) metrics.request(planId, e.code);
       else metrics.frameRejected(e.code);

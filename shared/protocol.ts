@@ -223,8 +223,8 @@ export interface DecodeOptions {
 /**
  * Turn bytes off the wire into a typed frame, validating every field. Throws EdgesplitError:
  * ERR_FRAME_TOO_LARGE (over `maxFrameBytes`), ERR_FRAME_MALFORMED (not msgpack, truncated,
- * unknown type, missing or mistyped field) or ERR_TENSOR_BYTES (data length does not match
- * dtype x dims). When the frame's requestId could be read, `details.requestId` carries it.
+ * unknown type, missing or mistyped field), ERR_TENSOR_BYTES (data length does not match
+ * dtype x dims) or ERR_PROTOCOL_VERSION (a hello of another protocol version). When the frame's requestId could be read, `details.requestId` carries it.
  * Unknown fields are ignored; tensor `data` stays a view into `bytes` (see `tensorView`).
  */
 export function decodeFrame(bytes: Uint8Array, options: DecodeOptions = {}): Frame {
@@ -247,8 +247,13 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeOptions = {}): Fra
   if (typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0) r.requestId = rawId;
   switch (type) {
     case 'hello': {
+      // NOTE: the version is checked before the other fields: another version's hello may have other fields.
+      const protocolVersion = r.number('protocolVersion', 'id');
+      if (protocolVersion !== PROTOCOL_VERSION) {
+        throw new EdgesplitError('ERR_PROTOCOL_VERSION', `device speaks protocol version ${protocolVersion}, this server speaks ${PROTOCOL_VERSION}. Run the same edgesplit version on the device and the server.`, { details: { expected: PROTOCOL_VERSION, got: protocolVersion } });
+      }
       const token = r.optionalString('token');
-      return { type, protocolVersion: r.number('protocolVersion', 'id'), deviceId: r.string('deviceId'), planId: r.string('planId'), serverSha256: r.string('serverSha256', 64), ...(token !== undefined ? { token } : {}) };
+      return { type, protocolVersion, deviceId: r.string('deviceId'), planId: r.string('planId'), serverSha256: r.string('serverSha256', 64), ...(token !== undefined ? { token } : {}) };
     }
     case 'hello-ok':
       return { type, protocolVersion: r.number('protocolVersion', 'id'), planId: r.string('planId'), serverVersion: r.string('serverVersion'), maxFrameBytes: r.number('maxFrameBytes', 'positive'), workers: r.number('workers', 'id'), queue: r.number('queue', 'id') };

@@ -120,6 +120,12 @@ test('BAD CALL - unknown frame types and wrong field types are named with expect
   assert.equal(withId.details?.requestId, 42, 'the requestId is kept so the error frame can name the request');
 });
 
+test('BAD CALL - a hello of another protocol version is ERR_PROTOCOL_VERSION whatever its other fields', () => {
+  const e = decodeError(plainMsgpack.pack({ type: 'hello', protocolVersion: 2, device: { id: 'pi' } }));
+  assert.equal(e.code, 'ERR_PROTOCOL_VERSION');
+  assert.equal(e.message, 'device speaks protocol version 2, this server speaks 1. Run the same edgesplit version on the device and the server.');
+});
+
 test('BAD CALL - a byte length that does not match dtype x dims is ERR_TENSOR_BYTES with expected and got', () => {
   const e = decodeError(plainMsgpack.pack({ type: 'infer', requestId: 9, tensors: [{ name: 'h', dtype: 'float32', dims: [1, 128], data: new Uint8Array(508) }] }));
   assert.equal(e.code, 'ERR_TENSOR_BYTES');
