@@ -311,6 +311,12 @@ export function validatePlan(json: unknown): PlanManifest {
   if (limObj) {
     const maxFrame = numberAt(p, limObj, 'maxFrameBytes', 'limits.maxFrameBytes', true, { integer: true, positive: true });
     if (maxFrame !== undefined) limits = { maxFrameBytes: maxFrame };
+    for (const [what, specs] of [['split.crossing', split?.crossing], ['server.outputs', srvOutputs]] as const) {
+      const bytes = specs ? tensorSpecsBytes(specs) : undefined;
+      if (maxFrame !== undefined && bytes !== undefined && bytes > maxFrame) {
+        p.add('limits.maxFrameBytes', `${maxFrame} is less than the ${bytes} bytes of the ${what} tensors, so no frame could carry them; leave it out or raise it above ${bytes + FRAME_HEADROOM_BYTES}`);
+      }
+    }
   }
 
   if (p.list.length > 0 || planId === undefined || split === undefined || dev.file === undefined || dev.sha256 === undefined || devInputs === undefined

@@ -93,6 +93,13 @@ test('BAD CALL - wrong types deep inside are each named with expected and got', 
   assert.equal((e.details?.problems as string[]).length, 14);
 });
 
+test('BAD CALL - a frame limit below the tensor bytes is named: no frame could carry them', () => {
+  const e = planError({ ...minimal(), limits: { maxFrameBytes: 100 } });
+  assert.equal(e.code, 'ERR_PLAN_INVALID');
+  assert.match(e.message, /\(1 problem\): limits\.maxFrameBytes: 100 is less than the 512 bytes of the split\.crossing tensors, so no frame could carry them; leave it out or raise it above 66048\. Fix these fields/);
+  assert.equal(validatePlan({ ...minimal(), limits: { maxFrameBytes: 4096 } }).limits?.maxFrameBytes, 4096);
+});
+
 test('BAD CALL - a newer or unknown schemaVersion is ERR_PLAN_VERSION, not a list of field problems', () => {
   const newer = planError({ ...minimal(), schemaVersion: 2 });
   assert.equal(newer.code, 'ERR_PLAN_VERSION');
