@@ -2,11 +2,12 @@
 // and profiles, build the problem from the real pruned models, optimise, emit and verify the plan directory.
 import type { InputShapes } from '../onnx/shapes.ts';
 import { lipschitzGamma } from '../prune/lipschitz.ts';
+import { checkRatio } from '../prune/ratio.ts';
 import { type Budgets, parseBudgets } from '../profiles/budgets.ts';
 import { type ChannelProfile, type DeviceProfile, type ServerProfile, loadProfile } from '../profiles/profiles.ts';
 import { type FeasiblePlan, type PlanResult as OptimizerResult, onDevice, onServer, optimizeOrThrow, splitOnly } from '../optimize/optimizer.ts';
 import type { CostBreakdown, Decision } from '../optimize/cost.ts';
-import { isEdgesplitError } from '../../shared/errors.ts';
+import { EdgesplitError, isEdgesplitError } from '../../shared/errors.ts';
 import { type PlanSource, loadPlanSource } from './source.ts';
 import { type ModelProblem, buildProblem, DEFAULT_LEVELS } from './problem.ts';
 import { loadMeasuredProfile } from './calibrate.ts';
@@ -97,12 +98,17 @@ async function gammaFor(source: PlanSource, n: number): Promise<{ gamma: number;
  *
  * Errors: ERR_INFEASIBLE (names the budget that cannot be met and the least latency and energy to
  * be had), ERR_BUDGET_INVALID, ERR_PROFILE_INVALID, ERR_UNIT, ERR_FILE_NOT_FOUND, ERR_UNKNOWN_MODEL,
- * ERR_INPUT_SHAPE, ERR_PRUNE_* for levels the model cannot be pruned to.
+ * ERR_INPUT_SHAPE, ERR_PRUNE_RATIO (a level outside [0, 1)), ERR_USAGE (calibrationInputs not an
+ * integer >= 1). Levels the pruner cannot reach are skipped and reported, not errors.
  */
 export async function plan(config: PlanConfig): Promise<PlanResult> {
   const started = performance.now();
   const progress = config.onProgress ?? (() => undefined);
   const n = config.calibrationInputs ?? 32;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new EdgesplitError('ERR_USAGE', `'calibrationInputs' must be an integer >= 1, got ${n}.`, { details: { calibrationInputs: n } });
+  }
+  for (const r of config.ratios ?? []) checkRatio(r, 'ratios');
   const budgets = isBudgets(config.budgets) ? config.budgets : parseBudgets(config.budgets);
   let device = typeof config.device === 'string' ? loadProfile('device', config.device) : config.device;
   const channel = typeof config.channel === 'string' ? loadProfile('channel', config.channel) : config.channel;

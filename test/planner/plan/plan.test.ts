@@ -230,3 +230,10 @@ test('a model with nothing to prune is planned without pruning, and the skipped 
   assert.ok(progress.some((m) => /no pruned model at ratio 0.25 or above \(ERR_PRUNE_NOTHING\): planning over ratios 0/.test(m)));
   await checkFiles(r);
 });
+
+test('BAD CALL - plan(config) with a bad level or calibration count names it', async () => {
+  const dir = await tempDir();
+  const base = { model: 'mnist-mlp', device: 'rpi4', channel: 'wifi', budgets: { latency: '300 ms', energy: '2 J' }, out: dir };
+  await assert.rejects(plan({ ...base, ratios: [0, 1.5] }), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_PRUNE_RATIO' && /'ratios' is out of range \[0, 1\), got 1.5/.test(e.message));
+  await assert.rejects(plan({ ...base, calibrationInputs: 0 }), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_USAGE' && /'calibrationInputs' must be an integer >= 1, got 0/.test(e.message));
+});
