@@ -59,7 +59,7 @@ export interface Verification {
  */
 export interface WrittenPlan extends PlanManifest {
   model: NonNullable<PlanManifest['model']>;
-  pruning: NonNullable<PlanManifest['pruning']> & { achievedRatio: number; levels: number[]; skipped?: Array<{ ratio: number; code: string }> };
+  pruning: NonNullable<PlanManifest['pruning']> & { achievedRatio: number; levels: number[]; roundTo: number; refit?: { inputs: number; layers: number; leftAsPruned: number }; skipped?: Array<{ ratio: number; code: string }> };
   operatingPoint: NonNullable<PlanManifest['operatingPoint']> & { serverProfile: string };
   predicted: NonNullable<PlanManifest['predicted']> & {
     memory: { paramBytes: number; activationBytes: number; limitBytes: number };
@@ -310,7 +310,7 @@ export async function emitPlan(mp: ModelProblem, decision: Decision, dir: string
     split: { cutIndex: decision.cutIndex, cutId: cut.id, crossing: crossingSpecs },
     device: { file: DEVICE_FILE, sha256: deviceSha, inputs },
     server: { file: SERVER_FILE, sha256: serverSha, outputs },
-    pruning: { ratio: decision.ratio, method: decision.ratio > 0 ? 'structured' : 'none', achievedRatio: round(level.achievedRatio), levels: mp.levels.map((l) => l.ratio), ...(mp.skippedLevels.length > 0 ? { skipped: mp.skippedLevels.map((l) => ({ ratio: l.ratio, code: l.code })) } : {}) },
+    pruning: { ratio: decision.ratio, method: decision.ratio > 0 ? 'structured' : 'none', achievedRatio: round(level.achievedRatio), levels: mp.levels.map((l) => l.ratio), roundTo: mp.roundTo, ...(level.refit && mp.refitInputs ? { refit: { inputs: mp.refitInputs, layers: level.refit.layers, leftAsPruned: level.refit.skipped } } : {}), ...(mp.skippedLevels.length > 0 ? { skipped: mp.skippedLevels.map((l) => ({ ratio: l.ratio, code: l.code })) } : {}) },
     operatingPoint: { powerW: round(decision.powerW), freqHz: round(decision.freqHz), deviceProfile: options.profileNames.device, channelProfile: options.profileNames.channel, serverProfile: options.profileNames.server },
     predicted: {
       latencyMs: { device: ms(b.latency.deviceS), transmit: ms(b.latency.transmitS), server: ms(b.latency.serverS), roundTrip: ms(b.latency.roundTripS), total: ms(b.latency.totalS) },

@@ -4,6 +4,8 @@ import type { ModelProto } from '../onnx/model.ts';
 import { analyzeModel, type CutPoint as AnalysisCut, type ModelAnalysis } from '../onnx/analyze.ts';
 import { pruneStructured, type PruningPlan } from '../prune/structured.ts';
 import { parameterDistortion } from '../prune/distortion.ts';
+import { refitPruned } from '../prune/refit.ts';
+import type { Feeds } from '../onnx/session.ts';
 import type { Budgets } from '../profiles/budgets.ts';
 import type { ChannelProfile, DeviceProfile, MeasuredLatencyTable, ServerProfile } from '../profiles/profiles.ts';
 import { applyMeasuredLatency, type Cut, type LatencyPoint, type PlanningProblem } from '../optimize/problem.ts';
@@ -25,6 +27,8 @@ export interface PruneLevel {
   analysis: ModelAnalysis;
   /** ||W - W'||^2 / ||W||^2 over every weight layer: the distortion table's value at this level. */
   parameterDistortion: number;
+  /** With re-fit: the layers re-fitted and those left as pruned. */
+  refit?: { layers: number; skipped: number };
 }
 
 /** A requested level with no pruned model, and why (the pruner's error). */
@@ -44,6 +48,9 @@ export interface ModelProblem {
   skippedLevels: SkippedLevel[];
   /** Lipschitz factor Gamma of the distortion bound. */
   gamma: number;
+  /** The pruner's channel multiple, and the re-fit inputs per level (absent without re-fit). */
+  roundTo: number;
+  refitInputs?: number;
   /** Cuts whose device latency came from the measured table directly, and those interpolated between them. */
   measured?: { device?: { measuredCuts: number; interpolatedCuts: number }; server?: { measuredCuts: number; interpolatedCuts: number } };
   /** Wall time of each phase. */
@@ -58,6 +65,10 @@ export interface ProblemOptions {
   budgets: Budgets;
   /** Pruning levels (default 0, 0.25, 0.5, 0.75); 0 is always included. */
   ratios?: readonly number[];
+  /** Keep a multiple of this many channels per group (the pruner's `roundTo`; 8 suits ONNX Runtime's CPU kernels). Default 1. */
+  roundTo?: number;
+  /** Re-fit each pruned level's consuming layers by least squares on these inputs (the pruner's `refitPruned`). */
+  refitInputs?: readonly Feeds[];
   /** The Lipschitz factor Gamma of the bound Gamma * D(rho). */
   gamma: number;
   /** Measured latency tables from `edgesplit profile`: the device's (head) and the server's (tail). */
@@ -165,7 +176,7 @@ export async function buildProblem(source: PlanSource, options: ProblemOptions):
     progress(`pruning at ratio ${ratio} and re-analysing`);
     let pruned: ReturnType<typeof pruneStructured>;
     try {
-      pruned = pruneStructured(source.model, { ratio }, source.name);
+      pruned = pruneStructured(source.model, { ratio, ...(options.roundTo !== undefined ? { roundTo: options.roundTo } : {}) }, source.name);
     } catch (e) {
       // NOTE: a model the pruner cannot prune (or not this far) is still planned, over the levels
       // that exist; the skipped ones and why are reported, never silently dropped.
@@ -175,9 +186,17 @@ export async function buildProblem(source: PlanSource, options: ProblemOptions):
       progress(`no pruned model at ratio ${ratio}${ratio < ratios[ratios.length - 1]! ? ' or above' : ''} (${code}): planning over ratios ${levels.map((l) => l.ratio).join(', ')}`);
       break;
     }
-    const { model, plan } = pruned;
+    const { plan } = pruned;
+    let model = pruned.model;
+    let refit: PruneLevel['refit'];
+    if (options.refitInputs && options.refitInputs.length > 0) {
+      progress(`re-fitting the layers after the pruned channels at ratio ${ratio} on ${options.refitInputs.length} inputs`);
+      const r = await refitPruned(source.model, model, plan, options.refitInputs);
+      model = r.model;
+      refit = { layers: r.layers.length, skipped: r.skipped.length };
+    }
     const analysis = await analyzeModel(model, { inputShapes: source.inputShapes, source: `${source.name} pruned at ${ratio}` });
-    levels.push({ ratio, achievedRatio: plan.achievedRatio, model, plan, analysis, parameterDistortion: parameterDistortion(source.model, model, plan).total });
+    levels.push({ ratio, achievedRatio: plan.achievedRatio, model, plan, analysis, parameterDistortion: parameterDistortion(source.model, model, plan).total, ...(refit ? { refit } : {}) });
   }
   const pruneMs = performance.now() - t0;
   const planned = levels.map((l) => l.ratio);
@@ -211,5 +230,5 @@ export async function buildProblem(source: PlanSource, options: ProblemOptions):
     if (options.measured.server) measured.server = fillMeasured(filled, 'measuredTail');
     problem = { ...problem, cuts: filled.map((c) => ({ ...c, ...(c.measuredHead ? { measuredHead: nonIncreasing(c.measuredHead) } : {}), ...(c.measuredTail ? { measuredTail: nonIncreasing(c.measuredTail) } : {}) })) };
   }
-  return { problem, source, levels, skippedLevels, gamma: options.gamma, ...(Object.keys(measured).length > 0 ? { measured } : {}), timingsMs: { analyse: analyseMs, prune: pruneMs } };
+  return { problem, source, levels, skippedLevels, gamma: options.gamma, roundTo: options.roundTo ?? 1, ...(options.refitInputs?.length ? { refitInputs: options.refitInputs.length } : {}), ...(Object.keys(measured).length > 0 ? { measured } : {}), timingsMs: { analyse: analyseMs, prune: pruneMs } };
 }

@@ -237,3 +237,20 @@ test('BAD CALL - plan(config) with a bad level or calibration count names it', a
   await assert.rejects(plan({ ...base, ratios: [0, 1.5] }), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_PRUNE_RATIO' && /'ratios' is out of range \[0, 1\), got 1.5/.test(e.message));
   await assert.rejects(plan({ ...base, calibrationInputs: 0 }), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_USAGE' && /'calibrationInputs' must be an integer >= 1, got 0/.test(e.message));
 });
+
+test('--refit re-fits the pruned levels: same decision, lower measured output distortion, exact halves', async () => {
+  const dir = await tempDir();
+  const device = await writeJson(dir, 'slow.json', SLOW_DEVICE);
+  const channel = await writeJson(dir, 'slowlink.json', SLOW_CHANNEL);
+  const base = { model: 'mnist-mlp', device, channel, budgets: { latency: '120 ms', energy: '2 J' }, ratios: [0, 0.25, 0.5], calibrationInputs: 16 };
+  const plain = await plan({ ...base, out: join(dir, 'plain') });
+  const refit = await plan({ ...base, refit: 64, out: join(dir, 'refit') });
+  assert.ok(plain.decision.ratio > 0);
+  assert.equal(refit.decision.ratio, plain.decision.ratio);
+  assert.equal(refit.decision.cutIndex, plain.decision.cutIndex);
+  assert.ok(refit.plan.pruning.refit && refit.plan.pruning.refit.inputs === 64 && refit.plan.pruning.refit.layers >= 1);
+  assert.equal(plain.plan.pruning.refit, undefined);
+  assert.ok(refit.verification.outputDistortion < plain.verification.outputDistortion / 2, `${refit.verification.outputDistortion} vs ${plain.verification.outputDistortion}`);
+  assert.ok(refit.verification.composeMaxAbsDiff <= 1e-5 * refit.verification.composeScale);
+  await checkFiles(refit);
+});
