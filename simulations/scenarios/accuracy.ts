@@ -114,7 +114,9 @@ export const accuracyScenario: Scenario<AccuracyConfig> = {
         const ms = mine.filter((r) => r.method === method).sort((a, b) => (a.ratio as number) - (b.ratio as number));
         const last = ms[ms.length - 1]!;
         const kept = keptUpTo(ms);
-        parts.push(`${method} pruning keeps it within ${TOLERATED_LOSS_POINTS} percentage point up to ratio ${sig(kept)} and leaves ${sig(last.scorePct as number)}% at ${sig(last.ratio as number)} (${sig(last.agreementPct as number)}% of answers unchanged)`);
+        const first = ms.find((r) => (r.ratio as number) > 0);
+        const keeps = kept > 0 || !first ? `keeps it within ${TOLERATED_LOSS_POINTS} percentage point up to ratio ${sig(kept)}` : `loses more than ${TOLERATED_LOSS_POINTS} percentage point already at the smallest ratio tried, ${sig(first.ratio as number)} (${sig(first.scorePct as number)}%),`;
+        parts.push(`${method} pruning ${keeps} and leaves ${sig(last.scorePct as number)}% at ${sig(last.ratio as number)} (${sig(last.agreementPct as number)}% of answers unchanged)`);
       }
       const samples = mine[0]?.samples ?? 0;
       figures.push({

@@ -84,7 +84,7 @@ export function readSweep(rows: readonly Row[], xField: string, unit: string, cu
   }
   if (lone) parts.push(`at ${fx(lone.x)} it is the only scheme that meets the budgets`);
   if (gain) parts.push(`its largest gain over the best baseline is at ${fx(gain.x)}: ${sig(gain.joint)} against ${sig(gain.best)} for ${gain.scheme} (${gain.joint === 0 ? 'no distortion at all' : `${times(gain.best, gain.joint)} lower`})`);
-  else parts.push('everywhere else it matches the best baseline, which shows which end of the model the budget favours');
+  else parts.push('wherever a baseline is feasible the joint design matches the best of them: here the best plan always sits at one end of the model');
   return `${parts.join('; ')}.`;
 }
 

@@ -152,9 +152,9 @@ export const channelScenario: Scenario<ChannelConfig> = {
             seriesField: 'series', rows: joint,
           },
           paragraph: `The split moves from the server end (0% of the FLOPs on the device) to the device end (100%) as the channel worsens; values in between are the mean over draws, some offloading and some not, or late splits that send a small tensor. ${bws.map((b) => {
-            const pts = joint.filter((r) => r.bandwidthMHz === b && r.meanHeadFlopSharePct !== null);
-            const mid = pts.find((r) => (r.meanHeadFlopSharePct as number) > 5 && (r.meanHeadFlopSharePct as number) < 95);
-            return mid ? `At ${sig(b)} MHz the transition is around ${sig(mid.pathLossDb as number)} dB (${percent((mid.meanHeadFlopSharePct as number) / 100)} on the device).` : '';
+            const pts = joint.filter((r) => r.bandwidthMHz === b && r.meanHeadFlopSharePct !== null).sort((x, y) => (y.pathLossDb as number) - (x.pathLossDb as number));
+            const half = pts.find((r) => (r.meanHeadFlopSharePct as number) >= 50);
+            return half ? `At ${sig(b)} MHz the mean split first puts half of the FLOPs or more on the device at ${sig(half.pathLossDb as number)} dB (${percent((half.meanHeadFlopSharePct as number) / 100)}).` : `At ${sig(b)} MHz the mean split never puts half of the FLOPs on the device in this range.`;
           }).join(' ')}`.trim(),
         },
       ],

@@ -96,7 +96,8 @@ export const multiDeviceScenario: Scenario<MultiDeviceConfig> = {
     const rows: Row[] = [];
     ctx.progress.start('multi-device', config.deviceCounts.length);
     for (const n of config.deviceCounts) {
-      const mp = { devices: fleet.slice(0, n), bandwidthHz: band, serverPeriodS: period };
+      // The real pruning levels are the candidates' ratios (the ILP picks among them).
+      const mp = { devices: fleet.slice(0, n), bandwidthHz: band, serverPeriodS: period, levels: [0, ...config.levels] };
       const results = [planMultiIlp(mp), planMultiEqualShare(mp), planMultiIndependent(mp)];
       results.forEach((r, k) => rows.push({ model: config.model, devices: n, scheme: SCHEMES[k]!, ...cells(r, n, period, band) }));
       ctx.progress.tick();

@@ -189,15 +189,15 @@ export const predictedScenario: Scenario<PredictedConfig> = {
     const profiledErr = rows.filter((r) => r.profiled === 1).map((r) => Math.abs((r.predictedMs as number) / (r.measuredMs as number) - 1));
     const interpErr = rows.filter((r) => r.profiled === 0).map((r) => Math.abs((r.predictedMs as number) / (r.measuredMs as number) - 1));
     const parts: string[] = [];
-    if (profiledErr.length > 0) parts.push(`at cuts the profile timed, the median error is ${percent(median(profiledErr))}`);
-    if (interpErr.length > 0) parts.push(`at cuts it interpolated, ${percent(median(interpErr))}`);
+    if (profiledErr.length > 0) parts.push(`${percent(median(profiledErr))} at cuts the profile timed`);
+    if (interpErr.length > 0) parts.push(`${percent(median(interpErr))} at cuts whose times it interpolated from the timed ones`);
     figures.push({
       plot: {
         id: 'error', title: `${model}: prediction error per split point`,
         x: { field: 'cutIndex', title: 'split point s (cut index)' }, y: { field: 'errPct', title: 'predicted / measured - 1 [%]', zero: true },
         seriesField: 'series', rows: errRows,
       },
-      paragraph: `Negative: the planner promises less time than the plan takes. ${parts.length > 0 ? `With the measured profile, ${prose(parts)}.` : ''} Measured times are wall-clock medians on a shared machine and vary from run to run.`,
+      paragraph: `Negative: the planner promises less time than the plan takes. ${parts.length > 0 ? `With the measured profile, the median error is ${prose(parts)}.` : ''} Measured times are wall-clock medians on a shared machine and vary from run to run.`,
     });
     return { figures };
   },
