@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { fromCsv, toCsv } from '../../simulations/csv.ts';
 import { renderSvg, seriesColour, SERIES_COLOURS } from '../../simulations/plot.ts';
-import { mergeConfig, type Scenario } from '../../simulations/scenario.ts';
+import { mergeConfig, runScenario, type Scenario } from '../../simulations/scenario.ts';
 import { rebuildReport, resolveStudy, runStudy } from '../../simulations/study.ts';
 import { sig, times } from '../../simulations/format.ts';
 import { Rng } from '../../planner/util/rng.ts';
@@ -59,6 +59,14 @@ test('plot: SVG carries the axis titles with units, the legend and the frozen sc
   assert.ok(svg.toLowerCase().includes(SERIES_COLOURS['on-device']!), 'on-device drawn in its table colour');
   assert.equal(seriesColour('fixed s=3'), seriesColour('fixed s=3'));
   assert.notEqual(seriesColour('fixed s=3'), seriesColour('joint'));
+});
+
+test('runScenario hands back the rows with the plots and paragraphs built from them', async () => {
+  const result = await runScenario(toy, toy.defaults(true), { quick: true, seed: 2, progress: { start() {}, tick() {}, stop() {} } });
+  assert.equal(result.rows.length, 4);
+  assert.equal(result.figures.length, 1);
+  assert.deepEqual(result.figures[0]!.plot.rows, result.rows);
+  assert.match(result.figures[0]!.paragraph, /^joint at 100 ms: 0\.0\d+\.$/);
 });
 
 test('format: significant digits and ratios', () => {
