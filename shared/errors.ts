@@ -82,6 +82,8 @@ export class EdgesplitError extends Error {
 }
 
 /** True for an EdgesplitError, optionally of one code. */
-export function isEdgesplitError(e: unknown, code?: ErrorCode): e is EdgesplitError {
+export function isEdgesplitError(e: unknown): e is EdgesplitError;
+export function isEdgesplitError<C extends ErrorCode>(e: unknown, code: C): e is EdgesplitError & { readonly code: C };
+export function isEdgesplitError(e: unknown, code?: ErrorCode): boolean {
   return e instanceof EdgesplitError && (code === undefined || e.code === code);
 }

@@ -2,7 +2,6 @@
 // and small builders for nodes, tensors and value infos. Everything else in planner/onnx builds on this.
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type Long from 'long';
 import type { onnx as O } from 'onnx-proto';
 import { onnx } from './proto.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
@@ -14,6 +13,19 @@ export type NodeProto = O.NodeProto;
 export type TensorProto = O.TensorProto;
 export type ValueInfoProto = O.ValueInfoProto;
 export type AttributeProto = O.AttributeProto;
+
+// NOTE: onnx-proto types nested messages as their I* interfaces (every field optional), but protobufjs
+// `decode` and `create` always fill them with class instances whose fields have defaults. These three
+// helpers are where model.ts says so to the type checker; graph.ts's `graphParts` does the same for graphs.
+function nodesOf(graph: O.IGraphProto): NodeProto[] {
+  return (graph.node ?? []) as NodeProto[];
+}
+function attributesOf(node: O.INodeProto): AttributeProto[] {
+  return (node.attribute ?? []) as AttributeProto[];
+}
+function initializersOf(graph: O.IGraphProto): TensorProto[] {
+  return (graph.initializer ?? []) as TensorProto[];
+}
 
 /** Opsets of the default ONNX domain that edgesplit reads and writes. */
 export const MIN_OPSET = 7;
@@ -35,7 +47,7 @@ export function decodeModel(bytes: Uint8Array, source = 'model'): ModelProto {
       `${source}: not a valid ONNX model (${(cause as Error).message}). Expected an .onnx file written by an ONNX exporter; check the file is complete (${bytes.length} bytes read).`,
       { cause, details: { source, bytes: bytes.length } });
   }
-  if (!model.graph || model.graph.node.length === 0) {
+  if (!model.graph || nodesOf(model.graph).length === 0) {
     throw new EdgesplitError('ERR_MODEL_CORRUPT',
       `${source}: the file decodes but holds no graph nodes (${bytes.length} bytes). Expected an ONNX model with a graph; the file is likely truncated or not ONNX.`,
       { details: { source, bytes: bytes.length } });
@@ -94,7 +106,7 @@ export function opsetVersion(model: ModelProto): number {
 
 /** The dims of a tensor as numbers. */
 export function tensorDims(t: TensorProto): number[] {
-  return t.dims.map(toNumber);
+  return t.dims.map((d) => toNumber(d));
 }
 
 function rawCopy(raw: Uint8Array): ArrayBuffer {
@@ -207,7 +219,7 @@ export function makeModel(graph: { name: string; nodes: NodeProto[]; inputs: Val
 
 /** An attribute of a node, or undefined. */
 export function getAttr(node: NodeProto, name: string): AttributeProto | undefined {
-  return node.attribute.find((a) => a.name === name);
+  return attributesOf(node).find((a) => a.name === name);
 }
 
 /** An INT attribute as a number, or the default. */
@@ -219,7 +231,7 @@ export function attrInt(node: NodeProto, name: string, dflt: number): number {
 /** An INTS attribute as numbers, or the default. */
 export function attrInts(node: NodeProto, name: string, dflt: number[]): number[] {
   const a = getAttr(node, name);
-  return a ? a.ints.map(toNumber) : dflt;
+  return a ? a.ints.map((v) => toNumber(v)) : dflt;
 }
 
 /** A FLOAT attribute, or the default. */
@@ -240,11 +252,11 @@ export function attrString(node: NodeProto, name: string, dflt: string): string 
  */
 export function constantTensors(graph: GraphProto): Map<string, TensorProto> {
   const out = new Map<string, TensorProto>();
-  for (const t of graph.initializer) out.set(t.name, t);
-  for (const n of graph.node) {
+  for (const t of initializersOf(graph)) out.set(t.name, t);
+  for (const n of nodesOf(graph)) {
     if (n.opType !== 'Constant' || n.output.length !== 1) continue;
     const v = getAttr(n, 'value');
-    if (v?.t) out.set(n.output[0]!, v.t);
+    if (v?.t) out.set(n.output[0]!, v.t as TensorProto);
   }
   return out;
 }
@@ -252,18 +264,18 @@ export function constantTensors(graph: GraphProto): Map<string, TensorProto> {
 /** The element type of a value info as a dtype name, if edgesplit knows it. */
 export function valueInfoDtype(vi: ValueInfoProto): Dtype | undefined {
   const t = vi.type?.tensorType;
-  return t ? dtypeFromOnnx(t.elemType) : undefined;
+  return t ? dtypeFromOnnx(t.elemType ?? 0) : undefined;
 }
 
 /** The dims of a value info: numbers, or the symbolic name (or '?') of a dynamic dimension. */
 export function valueInfoDims(vi: ValueInfoProto): Array<number | string> | undefined {
   const shape = vi.type?.tensorType?.shape;
   if (!shape) return undefined;
-  return shape.dim.map((d) => (d.dimValue !== null && d.dimValue !== undefined && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : d.dimParam || '?'));
+  return (shape.dim ?? []).map((d) => (d.dimValue !== null && d.dimValue !== undefined && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : d.dimParam || '?'));
 }
 
 /** The names of graph inputs that are real inputs, not initializers listed as inputs (old exporters). */
 export function realInputs(graph: GraphProto): ValueInfoProto[] {
-  const inits = new Set(graph.initializer.map((t) => t.name));
-  return graph.input.filter((i) => !inits.has(i.name));
+  const inits = new Set(initializersOf(graph).map((t) => t.name));
+  return (graph.input as ValueInfoProto[]).filter((i) => !inits.has(i.name));
 }
