@@ -16,6 +16,7 @@ export const spec = {
     cuts: { type: 'string', value: 'N|all', help: 'how many cut points to measure, spread over the depth (both ends always)', default: String(DEFAULT_MEASURED_CUTS) },
     runs: { type: 'string', value: 'N', help: 'timed runs per segment (the median is kept)', default: '10' },
     threads: { type: 'string', value: 'N', help: 'ONNX Runtime intra-op threads (the device runtime uses 1)', default: '1' },
+    'round-to': { type: 'string', value: 'N', help: 'keep a multiple of N channels per pruned group, as edgesplit plan --round-to will', default: '1' },
     freq: { type: 'string', value: 'FREQ', help: 'the CPU clock during the measurement, e.g. 1.5GHz; default read from cpufreq or /proc/cpuinfo' },
     out: { type: 'string', value: 'FILE', help: 'the measured profile to write (JSON)' },
   },
@@ -46,11 +47,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const cuts = cutsText === 'all' ? Infinity : numberOption(spec, 'cuts', cutsText, DEFAULT_MEASURED_CUTS, (n) => Number.isInteger(n) && n >= 2, "an integer >= 2 or 'all'");
     const runs = numberOption(spec, 'runs', values.runs, 10, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
     const threads = numberOption(spec, 'threads', values.threads, 1, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
+    const roundTo = numberOption(spec, 'round-to', values['round-to'], 1, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
     const freqHz = values.freq === undefined ? undefined : parseQuantity(values.freq, '--freq', 'frequency');
     const ratios = parseRatios(spec.name, values.ratios ?? DEFAULT_RATIOS.join(','));
     const source = await loadPlanSource(modelArg, await inputShapesFromArgs(spec.name, modelArg, values['input-shape'] ?? []));
     const file = await calibrate(source, {
-      ratios, cuts, runs, threads, ...(freqHz !== undefined ? { freqHz } : {}),
+      ratios, cuts, runs, threads, roundTo, ...(freqHz !== undefined ? { freqHz } : {}),
       onProgress: (m) => io.err(`edgesplit profile: ${m}\n`),
     });
     await writeMeasuredProfile(file, out);

@@ -27,7 +27,7 @@ export interface MeasuredProfileFile {
   createdAt: string;
   model: { id: string; sha256: string; inputShapes: Record<string, number[]> };
   machine: MachineInfo;
-  settings: { threads: number; runs: number; warmup: number; ratios: number[]; cuts: string[] };
+  settings: { threads: number; runs: number; warmup: number; ratios: number[]; roundTo: number; cuts: string[] };
   /** Times as strings with units, cut ids as `analyzeModel` names them (`p<position>`). */
   measuredLatency: { freq: string; points: Array<{ cut: string; ratio: number; head: string; tail: string }> };
 }
@@ -43,6 +43,8 @@ export interface CalibrateOptions {
   warmup?: number;
   /** ONNX Runtime intra-op threads; 1 (default) is what the device runtime uses. */
   threads?: number;
+  /** The pruner's channel multiple, as the plan will use it (`--round-to`); default 1. */
+  roundTo?: number;
   /** The CPU clock to record, when this system does not expose it. */
   freqHz?: number;
   /** Progress lines (to stderr in the CLI). */
@@ -83,8 +85,9 @@ export async function calibrate(source: PlanSource, options: CalibrateOptions = 
   const runs = options.runs ?? 10;
   const warmup = options.warmup ?? 2;
   const threads = options.threads ?? 1;
+  const roundTo = options.roundTo ?? 1;
   const progress = options.onProgress ?? (() => undefined);
-  for (const [name, v, min] of [['runs', runs, 1], ['warmup', warmup, 0], ['threads', threads, 1]] as const) {
+  for (const [name, v, min] of [['runs', runs, 1], ['warmup', warmup, 0], ['threads', threads, 1], ['roundTo', roundTo, 1]] as const) {
     if (!Number.isInteger(v) || v < min) throw new EdgesplitError('ERR_USAGE', `'${name}' must be an integer >= ${min}, got ${v}.`, { details: { [name]: v } });
   }
   const cutCount = options.cuts ?? DEFAULT_MEASURED_CUTS;
@@ -102,7 +105,7 @@ export async function calibrate(source: PlanSource, options: CalibrateOptions = 
 
   const points: MeasuredProfileFile['measuredLatency']['points'] = [];
   for (const ratio of ratios) {
-    const level = await pruneLevel(source, base, ratio);
+    const level = await pruneLevel(source, base, ratio, roundTo);
     for (const [i, cut] of selected.entries()) {
       const prunedCut = level.analysis.cuts.find((c) => c.id === cut.id);
       if (!prunedCut) {
@@ -118,14 +121,14 @@ export async function calibrate(source: PlanSource, options: CalibrateOptions = 
     createdAt: new Date().toISOString(),
     model: { id: source.id, sha256: source.sha256, inputShapes: source.inputShapes },
     machine: { ...machine, freqHz: machine.freqHz, freqSource: machine.freqSource },
-    settings: { threads, runs, warmup, ratios, cuts: selected.map((c) => c.id) },
+    settings: { threads, runs, warmup, ratios, roundTo, cuts: selected.map((c) => c.id) },
     measuredLatency: { freq: `${machine.freqHz} Hz`, points },
   };
 }
 
-async function pruneLevel(source: PlanSource, base: ModelAnalysis, ratio: number): Promise<Level> {
+async function pruneLevel(source: PlanSource, base: ModelAnalysis, ratio: number, roundTo: number): Promise<Level> {
   if (ratio === 0) return { ratio, model: source.model, analysis: base };
-  const { model } = pruneStructured(source.model, { ratio }, source.name);
+  const { model } = pruneStructured(source.model, { ratio, roundTo }, source.name);
   const analysis = await analyzeModel(model, { inputShapes: source.inputShapes, source: `${source.name} pruned at ${ratio}` });
   return { ratio, model, analysis };
 }
@@ -163,9 +166,11 @@ export async function writeMeasuredProfile(file: MeasuredProfileFile, path: stri
 /**
  * Read a file written by `edgesplit profile` and attach its table to `device`: the table is
  * validated with the profile reader (as a device profile's `measuredLatency`), so a unit or field
- * error names the field. `modelSha256`, when given, must match the model the file was measured on.
+ * error names the field. `expect.modelSha256`, when given, must match the model the file was measured
+ * on, and `expect.roundTo` the channel multiple its pruned models were made with.
  */
-export async function loadMeasuredProfile(path: string, device: DeviceProfile, modelSha256?: string): Promise<DeviceProfile> {
+export async function loadMeasuredProfile(path: string, device: DeviceProfile, expect: { modelSha256?: string; roundTo?: number } = {}): Promise<DeviceProfile> {
+  const modelSha256 = expect.modelSha256;
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -188,6 +193,11 @@ export async function loadMeasuredProfile(path: string, device: DeviceProfile, m
   const measuredSha = typeof model === 'object' && model !== null && 'sha256' in model ? model.sha256 : undefined;
   if (modelSha256 !== undefined && measuredSha !== modelSha256) {
     throw new EdgesplitError('ERR_PROFILE_INVALID', `measured profile ${path} was measured on a model with sha256 ${String(measuredSha ?? 'none')}, not on this model (${modelSha256}). Measure this model with 'edgesplit profile'.`, { details: { path, expected: modelSha256, got: measuredSha } });
+  }
+  const settings = record.settings;
+  const measuredRoundTo = typeof settings === 'object' && settings !== null && 'roundTo' in settings && typeof settings.roundTo === 'number' ? settings.roundTo : 1;
+  if (expect.roundTo !== undefined && measuredRoundTo !== expect.roundTo) {
+    throw new EdgesplitError('ERR_PROFILE_INVALID', `measured profile ${path} timed models pruned with channels in multiples of ${measuredRoundTo}, but this plan prunes in multiples of ${expect.roundTo}: the pruned models differ. Measure again with 'edgesplit profile --round-to ${expect.roundTo}'.`, { details: { path, expected: expect.roundTo, got: measuredRoundTo } });
   }
   // NOTE: the device profile reader validates the table, so the table's rules live in one place.
   const withTable = parseProfile('device', {

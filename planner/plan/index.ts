@@ -129,12 +129,12 @@ export async function plan(config: PlanConfig): Promise<PlanResult> {
   const source = typeof config.model === 'string' ? await loadPlanSource(config.model, config.inputShapes) : config.model;
   const measured: { device?: NonNullable<DeviceProfile['measuredLatency']>; server?: NonNullable<ServerProfile['measuredLatency']> } = {};
   if (config.profile) {
-    device = await loadMeasuredProfile(config.profile, device, source.sha256);
+    device = await loadMeasuredProfile(config.profile, device, { modelSha256: source.sha256, roundTo: config.roundTo ?? 1 });
     measured.device = device.measuredLatency!;
   } else if (device.measuredLatency) {
     measured.device = device.measuredLatency;
   }
-  if (config.serverProfile) measured.server = (await loadMeasuredProfile(config.serverProfile, device, source.sha256)).measuredLatency!;
+  if (config.serverProfile) measured.server = (await loadMeasuredProfile(config.serverProfile, device, { modelSha256: source.sha256, roundTo: config.roundTo ?? 1 })).measuredLatency!;
   else if (server.measuredLatency) measured.server = server.measuredLatency;
   const { gamma, gammaSource } = await gammaFor(source, n);
   const loadMs = performance.now() - started;

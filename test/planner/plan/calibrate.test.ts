@@ -125,6 +125,9 @@ test('BAD CALL - a measured profile of another model, or with a bad unit, gives 
   json.measuredLatency.points[1].head = '25 kg';
   await writeFile(badUnit, JSON.stringify(json));
   await assert.rejects(call(badUnit), (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_UNIT' && /measuredLatency\.points\[1\]\.head/.test(e.message));
+  const measuredPlain = await handMade(dir, source.sha256, '1 GHz', { p0: [0.01, 0.01], p5: [40, 25] });
+  await assert.rejects(plan({ model: 'mnist-mlp', device: 'rpi4', channel: 'wifi', budgets: { latency: '100 ms', energy: '2 J' }, profile: measuredPlain, roundTo: 8, out: join(dir, 'plan') }),
+    (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_PROFILE_INVALID' && /multiples of 1, but this plan prunes in multiples of 8/.test(e.message));
   const c = capture();
   assert.equal(await run(['mnist-mlp', '--cuts', '1', '--out', join(dir, 'x.json')], c.io), 2);
   assert.match(c.err(), /ERR_USAGE: --cuts expects an integer >= 2 or 'all', got '1'/);
