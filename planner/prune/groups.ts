@@ -3,7 +3,7 @@
 // the weight slices that go with them. A part the rules do not understand is left whole, with a reason.
 import type { ModelProto, NodeProto } from '../onnx/model.ts';
 import { attrInt, tensorDims } from '../onnx/model.ts';
-import { indexGraph, modelGraph, nodeLabel, type GraphIndex } from '../onnx/graph.ts';
+import { indexGraph, modelGraph, nodeInputs, nodeLabel, type GraphIndex } from '../onnx/graph.ts';
 import { findAttentionHeads } from './attention.ts';
 
 /**
@@ -130,7 +130,7 @@ class Sets {
   }
 }
 
-/** The 2-D weight of a node input, or undefined when it is not a constant matrix. */
+/** The dims of a constant node input, or undefined when it is not a constant. */
 function constDims(index: GraphIndex, name: string | undefined): number[] | undefined {
   const t = name ? index.weights.get(name) : undefined;
   return t ? tensorDims(t) : undefined;
@@ -187,6 +187,10 @@ export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysi
       if (t) tracked.push({ n, i, t });
     });
     const out = node.output[0] ?? '';
+    if (node.attribute.some((a) => a.g || (a.graphs?.length ?? 0) > 0)) {
+      for (const n of nodeInputs(node)) if (track.has(n)) fail(n, `${label} reads it inside a subgraph`);
+      continue;
+    }
 
     // Producers: a new channel set at the output (also when the input is tracked: a Conv/Gemm/MatMul
     // both absorbs its input's channels and produces its own).
