@@ -181,6 +181,14 @@ test('edgesplit plan CLI: --json prints the plan, usage errors exit 2, infeasibl
   assert.equal(validatePlan(printed).planId, JSON.parse(await readFile(join(dir, 'plan.json'), 'utf8')).planId);
   assert.match(ok.err(), /edgesplit plan: verifying head \+ tail on 4 calibration inputs/);
 
+  const human = capture();
+  assert.equal(await run(['mnist-mlp', '--device', 'rpi4', '--channel', 'lte', '--latency', '50ms', '--energy', '8uJ', '--calib', '4', '--out', join(dir, 'human')], human.io), 0);
+  assert.match(human.out(), /^  split      cut p\d+ \(\d+ of 5\); crossing .+: \d+ B$/m);
+  assert.match(human.out(), /^  latency    [\d.]+ ms = device [\d.]+ .s \+ transmit [\d.]+ ms \+ server .+ \+ round trip 30 ms   \(budget 50 ms\)$/m);
+  assert.match(human.out(), /^  energy     [\d.]+ µJ = device .+\(budget 8 µJ\)$/m);
+  assert.match(human.out(), /^  on-server    infeasible \(energy\)$/m);
+  assert.match(human.out(), new RegExp(`^  ${join(dir, 'human', 'device.onnx').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}  sha256 [0-9a-f]{64}$`, 'm'));
+
   const usage = capture();
   assert.equal(await run(['mnist-mlp', '--device', 'rpi4', '--channel', 'wifi', '--energy', '2J', '--out', dir], usage.io), 2);
   assert.match(usage.err(), /ERR_USAGE: missing --latency/);
