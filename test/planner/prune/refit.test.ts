@@ -34,6 +34,26 @@ test('re-fit through Conv consumers lowers the CNN output distortion on held-out
   assert.ok(b.outputDistortion < 0.5 * a.outputDistortion, `${a.outputDistortion} -> ${b.outputDistortion}`);
 });
 
+test('re-fit through MatMul + Add layers: the transformer FFN and the attention output projections', async () => {
+  const zoo = await loadZooModel('transformer');
+  const plan = planPruning(zoo.model, { ratio: 0.5 });
+  const pruned = applyPruning(zoo.model, plan);
+  const { model, layers, skipped } = await refitPruned(zoo.model, pruned, plan, await zoo.sampleInputs(64, 0));
+  assert.deepEqual(layers.map((l) => [l.node, l.unknowns]), [['block0.attn.out/matmul', 17], ['block0.ffn.fc2/matmul', 33], ['block1.attn.out/matmul', 17], ['block1.ffn.fc2/matmul', 33]]);
+  assert.deepEqual(skipped, []);
+  const held = await zoo.sampleInputs(20, 9);
+  const [a, b] = [await compareOutputs(zoo.model, pruned, held), await compareOutputs(zoo.model, model, held)];
+  assert.ok(b.outputDistortion < 0.5 * a.outputDistortion, `${a.outputDistortion} -> ${b.outputDistortion}`);
+});
+
+test('a layer with more unknowns than maxUnknowns is left as pruned and reported', async () => {
+  const zoo = await loadZooModel('mnist-mlp');
+  const plan = planPruning(zoo.model, { ratio: 0.5 });
+  const { layers, skipped } = await refitPruned(zoo.model, applyPruning(zoo.model, plan), plan, await zoo.sampleInputs(64, 0), { maxUnknowns: 40 });
+  assert.deepEqual(layers.map((l) => l.node), ['logits']);
+  assert.deepEqual(skipped, [{ node: 'fc2/gemm', reason: '67 unknowns, more than maxUnknowns 40' }]);
+});
+
 test('BAD CALL - re-fit without calibration inputs is ERR_USAGE', async () => {
   const { model } = await loadZooModel('mlp');
   const plan = planPruning(model, { ratio: 0.5 });
