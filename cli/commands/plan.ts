@@ -106,7 +106,8 @@ function qualityWarning(r: PlanResult): string[] {
   const loss = d.accuracy ? d.accuracy.unpruned - d.accuracy.plan : undefined;
   if ((loss === undefined || loss <= WARN_ACCURACY_LOSS) && d.top1Agreement >= WARN_AGREEMENT) return [];
   const what = loss !== undefined && loss > WARN_ACCURACY_LOSS ? `loses ${(loss * 100).toFixed(1)} points of ${d.accuracy!.metric}` : `agrees with the unpruned model on only ${(d.top1Agreement * 100).toFixed(1)}% of top-1 answers`;
-  return [`  warning    pruning at ${r.plan.pruning.ratio} ${what}: loosen the budgets, or plan with finer levels (--ratios 0,0.05,0.1,...) to find a smaller ratio that fits`];
+  const remedies = [...(r.plan.pruning.refit ? [] : ['re-fit the pruned levels (--refit 64)']), 'plan with finer levels (--ratios 0,0.05,0.1,...)', 'or loosen the budgets'];
+  return [`  warning    pruning at ${r.plan.pruning.ratio} ${what}: ${remedies.join(', ')}`];
 }
 
 /** The human summary of a plan: the decision with units, the predicted breakdown, the distortion figures and the files. */
