@@ -5,6 +5,7 @@ import type { ModelProto, NodeProto } from '../onnx/model.ts';
 import { attrInt, tensorDims } from '../onnx/model.ts';
 import { indexGraph, modelGraph, nodeInputs, nodeLabel, type GraphIndex } from '../onnx/graph.ts';
 import { findAttentionHeads } from './attention.ts';
+import { floatsOf } from './slices.ts';
 
 /**
  * One weight slice of a group: channel c of the group owns the entries
@@ -294,6 +295,15 @@ export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysi
       if (axisFromStart(first.t) !== 1 || first.t.block !== 1) fail(first.n, `${label} pools with channels not on axis 1`);
       setTracked(out, { ...first.t }, s);
       if (node.output.length > 1 && node.output[1]) fail(first.n, `${label} has a second output`);
+      continue;
+    }
+    if ((op === 'Resize' || op === 'Upsample') && first.i === 0) {
+      // Channels pass through when the channel axis is scaled by 1 through constant scales; constant
+      // target sizes would name the channel count and are left alone.
+      const scalesName = op === 'Resize' ? ins[2] : ins[1];
+      const scales = scalesName && index.weights.has(scalesName) ? floatsOf(index.weights.get(scalesName)!) : undefined;
+      if (axisFromStart(first.t) !== 1 || first.t.block !== 1 || !scales || scales[1] !== 1 || (op === 'Resize' && ins[3])) fail(first.n, `${label} resizes with other than constant scales of 1 on the channels`);
+      setTracked(out, { ...first.t }, s);
       continue;
     }
     if (BINARY.has(op) && ins.length === 2) {

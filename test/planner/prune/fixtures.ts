@@ -1,6 +1,6 @@
 // Small hand-built graphs for the pruning tests: a chain too small to prune far, a graph with nothing
 // prunable, a Concat the pruner must leave whole, and a depthwise block with a per-channel gate.
-import { floatTensor, makeModel, makeNode, makeValueInfo, type ModelProto } from '../../../planner/onnx/model.ts';
+import { floatTensor, int64Tensor, makeModel, makeNode, makeValueInfo, type ModelProto } from '../../../planner/onnx/model.ts';
 import { Rng } from '../../../planner/util/rng.ts';
 import type { Feeds } from '../../../planner/onnx/session.ts';
 
@@ -63,4 +63,29 @@ export function normalFeeds(shape: number[], n: number, seed: number): Feeds[] {
   const r = new Rng(seed);
   const size = shape.reduce((a, b) => a * b, 1);
   return Array.from({ length: n }, () => ({ x: { dtype: 'float32' as const, dims: [...shape], data: Float32Array.from({ length: size }, () => r.normal()) } }));
+}
+
+/**
+ * x [1, 3, 8, 8] -> conv a (6 ch) -> Resize x2 by constant scales -> conv b (6 ch) -> Resize to a
+ * constant size -> conv c (2 ch) -> y. Group a passes its Resize; group b's Resize names sizes.
+ */
+export function resizeChain(): ModelProto {
+  const r = new Rng(4);
+  const conv = (name: string, input: string, cin: number, cout: number): ReturnType<typeof makeNode> =>
+    makeNode('Conv', [input, `${name}.w`, `${name}.b`], [name], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, name);
+  return makeModel({
+    name: 'resize-chain',
+    nodes: [
+      conv('a', 'x', 3, 6), makeNode('Resize', ['a', '', 'scales'], ['up'], { mode: 'nearest' }, 'up'),
+      conv('b', 'up', 6, 6), makeNode('Resize', ['b', '', '', 'sizes'], ['down'], { mode: 'nearest' }, 'down'),
+      conv('c', 'down', 6, 2), makeNode('GlobalAveragePool', ['c'], ['y'], {}, 'gap'),
+    ],
+    inputs: [makeValueInfo('x', 'float32', [1, 3, 8, 8])], outputs: [makeValueInfo('y', 'float32', [1, 2, 1, 1])],
+    initializers: [
+      floatTensor('a.w', [6, 3, 3, 3], weights(r, 162)), floatTensor('a.b', [6], weights(r, 6)),
+      floatTensor('b.w', [6, 6, 3, 3], weights(r, 324)), floatTensor('b.b', [6], weights(r, 6)),
+      floatTensor('c.w', [2, 6, 3, 3], weights(r, 108)), floatTensor('c.b', [2], weights(r, 2)),
+      floatTensor('scales', [4], [1, 1, 2, 2]), int64Tensor('sizes', [4], [1, 6, 8, 8]),
+    ],
+  });
 }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeGroups } from '../../../planner/prune/groups.ts';
 import { loadZooModel } from '../../../planner/zoo/index.ts';
-import { concatDepthwise, singleLayer } from './fixtures.ts';
+import { concatDepthwise, resizeChain, singleLayer } from './fixtures.ts';
 
 const members = (g: { members: Array<{ tensor: string; role: string; axis: number; block: number }> }): string[] =>
   g.members.map((m) => `${m.role}:${m.tensor}@${m.axis}${m.block > 1 ? `x${m.block}` : ''}`).sort();
@@ -63,4 +63,11 @@ test('a model whose only layer writes the output has no group', () => {
   const { groups, skipped } = analyzeGroups(singleLayer());
   assert.equal(groups.length, 0);
   assert.match(skipped[0]!.reason, /graph output 'y'/);
+});
+
+test('channels pass a Resize with constant scales of 1 on them; a Resize to constant sizes leaves its group whole', () => {
+  const { groups, skipped } = analyzeGroups(resizeChain());
+  assert.deepEqual(groups.map((g) => g.id), ['channels:a']);
+  assert.deepEqual(members(groups[0]!), ['bias:a.b@0', 'consumer:b.w@1', 'producer:a.w@0']);
+  assert.match(skipped.find((s) => s.producers[0] === 'b')!.reason, /'down' \(Resize\) resizes with other than constant scales of 1 on the channels/);
 });

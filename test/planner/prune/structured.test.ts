@@ -10,7 +10,7 @@ import { splitModel } from '../../../planner/onnx/split.ts';
 import { applyPruning, maskPruning, planPruning, type PruningPlan } from '../../../planner/prune/structured.ts';
 import { loadZooModel } from '../../../planner/zoo/index.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
-import { concatDepthwise, normalFeeds, singleLayer, tinyChain } from './fixtures.ts';
+import { concatDepthwise, normalFeeds, resizeChain, singleLayer, tinyChain } from './fixtures.ts';
 
 async function outputs(model: ModelProto, inputs: readonly Feeds[]): Promise<Float32Array[]> {
   const s = await createSession(model);
@@ -201,6 +201,15 @@ test('include restricts pruning to chosen groups, e.g. the device half of a spli
   assert.ok(plan.skipped.some((s) => s.producers[0] === 'fc2/gemm' && s.reason === 'left out by the caller (include)'));
   const pruned = applyPruning(model, plan);
   assert.deepEqual([dimsOf(pruned, 'fc1.weight')[0], dimsOf(pruned, 'fc2.weight')], [plan.groups[0]!.kept.length, [128, plan.groups[0]!.kept.length]]);
+});
+
+test('a group through a Resize shrinks and the graph still equals its zero-masked form', async () => {
+  const model = resizeChain();
+  const plan = planPruning(model, { ratio: 0.3 });
+  const inputs = normalFeeds([1, 3, 8, 8], 2, 2);
+  const [a, b] = [await outputs(applyPruning(model, plan), inputs), await outputs(maskPruning(model, plan), inputs)];
+  assert.ok(plan.groups[0]!.kept.length < 6);
+  a.forEach((y, i) => assert.ok(maxAbsDiff(y, b[i]!).maxDiff <= 1e-5 * maxAbsDiff(y, b[i]!).scale));
 });
 
 test('BAD CALL - ratio outside [0, 1) is ERR_PRUNE_RATIO', () => {
