@@ -7,8 +7,8 @@ import { modelGraph } from '../onnx/graph.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import type { LabelledSet, TaskMetric } from '../zoo/index.ts';
 import { weightLayers } from './layers.ts';
-import { expandAxis, floatsOf } from './slices.ts';
-import type { PruningPlan } from './structured.ts';
+import { floatsOf, scatterAxis } from './slices.ts';
+import { keptAlong, removedPositions, type PruningPlan } from './structured.ts';
 
 /** Parameter distortion of one weight layer (its weight and bias together). */
 export interface LayerDistortion {
@@ -41,11 +41,9 @@ function inOriginalShape(pruned: ModelProto, name: string, plan: PruningPlan | u
   if (!t) throw new EdgesplitError('ERR_MODEL_INVALID', `the pruned model has no tensor '${name}', which the original has. Compare a model with the model it was pruned from.`, { details: { tensor: name } });
   let data = floatsOf(t);
   let dims = tensorDims(t);
-  for (const g of plan?.groups ?? []) {
-    if (g.kept.length === g.channels) continue;
-    for (const m of g.members) {
-      if (m.tensor !== name) continue;
-      const e = expandAxis(data, dims, m.axis, m.block, g.kept, g.channels * m.block);
+  if (plan) {
+    for (const [axis, removed] of removedPositions(plan, name, fullDims, 'original model')) {
+      const e = scatterAxis(data, dims, axis, keptAlong(fullDims[axis]!, removed), fullDims[axis]!);
       data = e.data;
       dims = e.dims;
     }

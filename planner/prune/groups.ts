@@ -9,7 +9,7 @@ import { floatsOf } from './slices.ts';
 
 /**
  * One weight slice of a group: channel c of the group owns the entries
- * [c * block, (c + 1) * block) of `tensor` along `axis`.
+ * [offset + c * block, offset + (c + 1) * block) of `tensor` along `axis`.
  */
 export interface GroupMember {
   /** Name of the weight (an initializer or the output of a Constant node). */
@@ -17,6 +17,11 @@ export interface GroupMember {
   axis: number;
   /** Entries per channel along `axis`: 1, or the spatial size for a Gemm/MatMul after Flatten. */
   block: number;
+  /**
+   * Where the group's entries start along `axis`, for a layer reading a Concat of several groups.
+   * Absent: the group owns the whole axis.
+   */
+  offset?: number;
   /**
    * - `producer`: the output channels of a Conv/Gemm/MatMul weight;
    * - `consumer`: the input channels (columns) of the next Conv/Gemm/MatMul weight;
@@ -31,7 +36,7 @@ export interface GroupMember {
   node: string;
 }
 
-/** An activation tensor whose channels the group owns: `axis` counted from the end (-1 = last). */
+/** An activation tensor whose channels the group owns (or a part of them, after a Concat): `axis` counted from the end (-1 = last). */
 export interface GroupActivation {
   tensor: string;
   axisFromEnd: number;

@@ -1,5 +1,5 @@
-// Dense tensor arithmetic along one axis in channel blocks: keep, zero or measure the entries of chosen
-// channels. The group members of structured pruning are all edited through these functions.
+// Dense tensor arithmetic along one axis: keep, zero or scatter chosen positions, and measure channels'
+// entries. The group members of structured pruning are all edited through these functions.
 import type { TensorProto } from '../onnx/model.ts';
 import { tensorToFloat32, tensorToInts } from '../onnx/model.ts';
 
@@ -12,50 +12,44 @@ function layout(dims: readonly number[], axis: number): { outer: number; len: nu
   return { outer: count(dims.slice(0, axis)), len: dims[axis]!, inner: count(dims.slice(axis + 1)) };
 }
 
-/** Positions along the axis that the kept channels own (channel c owns [c * block, (c + 1) * block)). */
-export function keptPositions(kept: readonly number[], block: number): number[] {
+/** Positions along an axis owned by the given channels (channel c owns [offset + c * block, offset + (c + 1) * block)). */
+export function channelPositions(channels: readonly number[], block: number, offset = 0): number[] {
   const pos: number[] = [];
-  for (const c of kept) for (let j = 0; j < block; j++) pos.push(c * block + j);
+  for (const c of channels) for (let j = 0; j < block; j++) pos.push(offset + c * block + j);
   return pos;
 }
 
-/** Keep only the kept channels' entries along `axis`; returns the new data and dims. */
-export function sliceAxis(data: Float32Array, dims: readonly number[], axis: number, block: number, kept: readonly number[]): { data: Float32Array; dims: number[] } {
+/** Keep only the entries at `positions` (ascending) along `axis`; returns the new data and dims. */
+export function selectAxis(data: Float32Array, dims: readonly number[], axis: number, positions: readonly number[]): { data: Float32Array; dims: number[] } {
   const { outer, len, inner } = layout(dims, axis);
-  const pos = keptPositions(kept, block);
-  const out = new Float32Array(outer * pos.length * inner);
+  const out = new Float32Array(outer * positions.length * inner);
   for (let o = 0; o < outer; o++) {
-    for (let p = 0; p < pos.length; p++) {
-      const src = (o * len + pos[p]!) * inner;
-      out.set(data.subarray(src, src + inner), (o * pos.length + p) * inner);
+    for (let p = 0; p < positions.length; p++) {
+      const src = (o * len + positions[p]!) * inner;
+      out.set(data.subarray(src, src + inner), (o * positions.length + p) * inner);
     }
   }
   const newDims = [...dims];
-  newDims[axis] = pos.length;
+  newDims[axis] = positions.length;
   return { data: out, dims: newDims };
 }
 
-/** A copy with the entries of every channel not in `kept` set to zero (same dims). */
-export function maskAxis(data: Float32Array, dims: readonly number[], axis: number, block: number, kept: readonly number[]): Float32Array {
+/** A copy with the entries at `positions` along `axis` set to zero (same dims). */
+export function zeroAxis(data: Float32Array, dims: readonly number[], axis: number, positions: readonly number[]): Float32Array {
   const { outer, len, inner } = layout(dims, axis);
-  const keep = new Uint8Array(len);
-  for (const p of keptPositions(kept, block)) keep[p] = 1;
   const out = data.slice();
-  for (let o = 0; o < outer; o++) {
-    for (let p = 0; p < len; p++) if (!keep[p]) out.fill(0, (o * len + p) * inner, (o * len + p + 1) * inner);
-  }
+  for (let o = 0; o < outer; o++) for (const p of positions) out.fill(0, (o * len + p) * inner, (o * len + p + 1) * inner);
   return out;
 }
 
-/** Scatter a sliced tensor back to the full dims, zeros where channels were removed (the inverse of sliceAxis). */
-export function expandAxis(data: Float32Array, dims: readonly number[], axis: number, block: number, kept: readonly number[], fullLen: number): { data: Float32Array; dims: number[] } {
+/** Scatter a selected tensor back to `fullLen` entries along `axis`, zeros elsewhere (the inverse of selectAxis). */
+export function scatterAxis(data: Float32Array, dims: readonly number[], axis: number, positions: readonly number[], fullLen: number): { data: Float32Array; dims: number[] } {
   const { outer, len, inner } = layout(dims, axis);
-  const pos = keptPositions(kept, block);
   const out = new Float32Array(outer * fullLen * inner);
   for (let o = 0; o < outer; o++) {
     for (let p = 0; p < len; p++) {
       const src = (o * len + p) * inner;
-      out.set(data.subarray(src, src + inner), (o * fullLen + pos[p]!) * inner);
+      out.set(data.subarray(src, src + inner), (o * fullLen + positions[p]!) * inner);
     }
   }
   const newDims = [...dims];
@@ -65,13 +59,15 @@ export function expandAxis(data: Float32Array, dims: readonly number[], axis: nu
 
 /**
  * Per channel, the sum of |w| (`l1`) or of w^2 (`l2`, squared so that members add up) of its
- * entries along `axis`, added into `acc` (length = channels).
+ * entries along `axis` (channel c owns [offset + c * block, offset + (c + 1) * block)), added into
+ * `acc` (length = channels).
  */
-export function accumulateChannelNorms(acc: Float64Array, data: Float32Array, dims: readonly number[], axis: number, block: number, norm: 'l1' | 'l2'): void {
+export function accumulateChannelNorms(acc: Float64Array, data: Float32Array, dims: readonly number[], axis: number, block: number, norm: 'l1' | 'l2', offset = 0): void {
   const { outer, len, inner } = layout(dims, axis);
+  const end = Math.min(len, offset + acc.length * block);
   for (let o = 0; o < outer; o++) {
-    for (let p = 0; p < len; p++) {
-      const c = Math.floor(p / block);
+    for (let p = offset; p < end; p++) {
+      const c = Math.floor((p - offset) / block);
       let s = 0;
       const base = (o * len + p) * inner;
       for (let i = 0; i < inner; i++) {

@@ -6,7 +6,7 @@ import { modelGraph } from '../onnx/graph.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { checkRatio } from './ratio.ts';
 import { analyzeGroups, type GroupMember, type PruneGroup, type SkippedPart } from './groups.ts';
-import { accumulateChannelNorms, count, floatsOf, intsOf, maskAxis, sliceAxis } from './slices.ts';
+import { accumulateChannelNorms, channelPositions, count, floatsOf, intsOf, selectAxis, zeroAxis } from './slices.ts';
 
 /** Magnitude measure of a channel: L1 (sum of |w|) or L2 (root of the sum of w^2) over the group's weights. */
 export type PruneNorm = 'l1' | 'l2';
@@ -65,7 +65,7 @@ export function channelImportance(weights: ReadonlyMap<string, TensorProto>, gro
     if (!WEIGHT_ROLES.has(m.role)) continue;
     const t = weights.get(m.tensor);
     if (!t) continue;
-    accumulateChannelNorms(acc, floatsOf(t), tensorDims(t), m.axis, m.block, norm);
+    accumulateChannelNorms(acc, floatsOf(t), tensorDims(t), m.axis, m.block, norm, m.offset ?? 0);
   }
   return Array.from(acc, (v) => (norm === 'l2' ? Math.sqrt(v) : v));
 }
@@ -92,10 +92,12 @@ class WeightCounter {
   private readonly layout: ReturnType<typeof weightLayout>;
   private readonly byGroup: string[][];
   private readonly keptOf = new Map<string, number>();
+  private readonly channels: number[];
   kept = 0;
 
   constructor(weights: ReadonlyMap<string, TensorProto>, groups: readonly PruneGroup[], keep: readonly number[]) {
     this.layout = weightLayout(weights, groups);
+    this.channels = groups.map((g) => g.channels);
     this.byGroup = groups.map(() => []);
     let total = 0;
     for (const [name, e] of this.layout) {
@@ -114,7 +116,7 @@ class WeightCounter {
   private update(name: string, keep: readonly number[]): void {
     const e = this.layout.get(name)!;
     const dims = [...e.dims];
-    for (const a of e.axes) dims[a.axis] = keep[a.g]! * a.block;
+    for (const a of e.axes) dims[a.axis] = dims[a.axis]! - (this.channels[a.g]! - keep[a.g]!) * a.block;
     const n = count(dims);
     this.kept += n - (this.keptOf.get(name) ?? 0);
     this.keptOf.set(name, n);
@@ -279,10 +281,44 @@ function setReshapeTarget(graph: GraphProto, m: GroupMember, t: TensorProto, gro
   if (!graph.node.some((x) => x.input?.includes(m.tensor))) graph.initializer = graph.initializer.filter((x) => x.name !== m.tensor);
 }
 
+/**
+ * The positions each plan removes along each axis of `tensor`, whose dims are `dims`: several groups
+ * may share an axis (a layer reading a Concat). ERR_MODEL_INVALID when the plan does not fit.
+ */
+export function removedPositions(plan: PruningPlan, tensor: string, dims: readonly number[], source = 'model'): Map<number, number[]> {
+  const removed = new Map<number, Set<number>>();
+  for (const group of plan.groups) {
+    if (group.kept.length === group.channels) continue;
+    for (const m of group.members) {
+      if (m.tensor !== tensor || m.role === 'shape') continue;
+      const len = dims[m.axis];
+      const span = group.channels * m.block;
+      if (len === undefined || (m.offset === undefined ? len !== span : m.offset + span > len)) {
+        throw new EdgesplitError('ERR_MODEL_INVALID',
+          `${source}: the pruning plan does not fit this model: '${tensor}' has ${len ?? 'no'} entries on axis ${m.axis}, the plan expects ${m.offset === undefined ? span : `at least ${m.offset + span}`} (group '${group.id}'). Plan the pruning on this model or on the model it was split from.`,
+          { details: { source, tensor, group: group.id } });
+      }
+      const keep = new Set(group.kept);
+      const gone = Array.from({ length: group.channels }, (_, c) => c).filter((c) => !keep.has(c));
+      const set = removed.get(m.axis) ?? new Set<number>();
+      for (const p of channelPositions(gone, m.block, m.offset ?? 0)) set.add(p);
+      removed.set(m.axis, set);
+    }
+  }
+  return new Map([...removed].map(([axis, set]) => [axis, [...set].sort((a, b) => a - b)]));
+}
+
+/** The positions kept along an axis of `len` entries when `removed` go. */
+export function keptAlong(len: number, removed: readonly number[]): number[] {
+  const gone = new Set(removed);
+  return Array.from({ length: len }, (_, i) => i).filter((i) => !gone.has(i));
+}
+
 function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice' | 'mask'): ModelProto {
   const out = cloneModel(model);
   const graph = modelGraph(out, source);
   const weights = constantTensors(graph);
+  const tensors = new Set<string>();
   for (const group of plan.groups) {
     checkKept(group);
     if (group.kept.length === group.channels) continue;
@@ -293,22 +329,27 @@ function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice'
         if (how === 'slice') setReshapeTarget(graph, m, t, group, source);
         continue;
       }
-      const dims = tensorDims(t);
-      if (dims[m.axis] !== group.channels * m.block) {
-        throw new EdgesplitError('ERR_MODEL_INVALID',
-          `${source}: the pruning plan does not fit this model: '${m.tensor}' has ${dims[m.axis] ?? 'no'} entries on axis ${m.axis}, the plan expects ${group.channels * m.block} (group '${group.id}'). Plan the pruning on this model or on the model it was split from.`,
-          { details: { source, tensor: m.tensor, group: group.id } });
-      }
-      const data = floatsOf(t);
       if (how === 'slice' && m.role === 'depthwise') setDepthwiseGroups(graph, m.node, group.kept.length);
+      tensors.add(m.tensor);
+    }
+  }
+  for (const name of tensors) {
+    const t = weights.get(name)!;
+    let dims = tensorDims(t);
+    let data = floatsOf(t);
+    for (const [axis, removed] of removedPositions(plan, name, dims, source)) {
       if (how === 'slice') {
-        const s = sliceAxis(data, dims, m.axis, m.block, group.kept);
-        setFloatData(t, s.dims, s.data);
+        const s = selectAxis(data, dims, axis, keptAlong(dims[axis]!, removed));
+        data = s.data;
+        dims = s.dims;
       } else {
-        setFloatData(t, dims, maskAxis(data, dims, m.axis, m.block, group.kept));
+        data = zeroAxis(data, dims, axis, removed);
       }
     }
-    if (how === 'mask') continue;
+    setFloatData(t, dims, data);
+  }
+  if (how === 'mask') return out;
+  for (const group of plan.groups) {
     const acts = new Map(group.activations.map((a) => [a.tensor, a]));
     for (const vi of [...graph.input, ...graph.output, ...graph.valueInfo]) {
       const a = acts.get(vi.name ?? '');
@@ -316,7 +357,8 @@ function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice'
       if (!a || !dims) continue;
       const d = dims[dims.length + a.axisFromEnd];
       const v = d?.dimValue;
-      if (d && v !== null && v !== undefined && (typeof v === 'number' ? v : v.toNumber()) > 0) d.dimValue = group.kept.length * a.block;
+      const n = v === null || v === undefined ? 0 : typeof v === 'number' ? v : v.toNumber();
+      if (d && n > 0) d.dimValue = n - (group.channels - group.kept.length) * a.block;
     }
   }
   return out;
