@@ -1,5 +1,5 @@
-// Number formatting for the paragraphs under the plots: significant digits, ratios and percentages,
-// so that generated prose reads like a person wrote it and stays identical for identical data.
+// Number formatting and small statistics for the paragraphs under the plots (significant digits, ratios,
+// percentages, medians, quantiles), so that generated prose reads well and is identical for identical data.
 
 /** `n` to `digits` significant digits, without trailing zeros; exponent form for very small or large values. */
 export function sig(n: number, digits = 3): string {
@@ -29,4 +29,18 @@ export function percent(share: number, digits = 2): string {
 export function prose(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');
   return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/** Median of numbers (the mean of the middle two for an even count); NaN for none. */
+export function median(xs: readonly number[]): number {
+  return quantile([...xs].sort((a, b) => a - b), 0.5);
+}
+
+/** The q-quantile (0 to 1) of ascending numbers, interpolated linearly between ranks; NaN for none. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }

@@ -4,7 +4,7 @@
 import { onDevice, onServer, optimize } from '../../planner/optimize/optimizer.ts';
 import { Rng } from '../../planner/util/rng.ts';
 import { dbToGain, headFlopShare, modelData, problemFor } from '../problems.ts';
-import { percent, sig } from '../format.ts';
+import { percent, quantile, sig } from '../format.ts';
 import type { Scenario } from '../scenario.ts';
 import type { Row } from '../types.ts';
 
@@ -23,14 +23,6 @@ export type ChannelConfig = {
   /** Rayleigh fading draws per point (the plan is remade for each draw, as a planner that knows the channel would). */
   draws: number;
 };
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
 
 function bandwidthLabel(mhz: number): string {
   return `B = ${sig(mhz)} MHz`;

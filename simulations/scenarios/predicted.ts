@@ -17,9 +17,8 @@ import { builtinProfile, type DeviceProfile, type ServerProfile } from '../../pl
 import { startServer } from '../../server-runtime/server.ts';
 import { DeviceRuntime } from '../../device-runtime/index.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
-import { median } from '../../bench/results.ts';
 import { dbToGain, headFlopShare } from '../problems.ts';
-import { percent, prose, sig } from '../format.ts';
+import { median, percent, prose, sig } from '../format.ts';
 import type { Scenario } from '../scenario.ts';
 import type { Figure, Row } from '../types.ts';
 
@@ -108,7 +107,7 @@ export const predictedScenario: Scenario<PredictedConfig> = {
       const lastCut = file.settings.cuts[file.settings.cuts.length - 1]!;
       const deviceWholeS = secs(whole.find((p) => p.cut === lastCut)!.head);
       const serverWholeS = secs(whole.find((p) => p.cut === file.settings.cuts[0])!.tail);
-      const device = await loadMeasuredProfile(profilePath, thisMachine(freqHz, (deviceWholeS * freqHz) / totalFlops), source.sha256);
+      const device = await loadMeasuredProfile(profilePath, thisMachine(freqHz, (deviceWholeS * freqHz) / totalFlops), { modelSha256: source.sha256 });
       const server: ServerProfile = { kind: 'server', name: 'this machine', description: 'the machine the study runs on, one ONNX Runtime thread', flopsPerS: totalFlops / serverWholeS, overheadS: 0, measuredLatency: device.measuredLatency! };
       const channel = { ...builtinProfile('channel', config.channel)!, pathLoss: dbToGain(config.pathLossDb) };
       const mp = await buildProblem(source, { device, channel, server, budgets: { latencyS: 1e3, energyJ: 1e3 }, gamma: 1, ratios: config.ratios, measured: { device: device.measuredLatency!, server: device.measuredLatency! } });
