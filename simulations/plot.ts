@@ -40,7 +40,7 @@ export const SERIES_COLOURS: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /** Colours of fixed splits ("fixed s=K"), by K modulo the table's length: earthy, never a scheme's colour. */
-const FIXED_SPLIT_COLOURS: readonly string[] = Object.freeze(['#8c6d31', '#bd9e39', '#e7ba52', '#843c39', '#ad494a', '#7b4173', '#a55194', '#637939']);
+const FIXED_SPLIT_COLOURS: readonly string[] = Object.freeze(['#8c6d31', '#bd9e39', '#e7ba52', '#637939', '#8ca252', '#7b4173', '#a55194', '#5254a3']);
 
 /** Colours for any other series, picked by a hash of the name so that a name keeps its colour. */
 const OTHER_COLOURS: readonly string[] = Object.freeze(['#393b79', '#5254a3', '#6b6ecf', '#637939', '#8ca252', '#b5cf6b', '#843c39', '#d6616b']);
