@@ -154,10 +154,12 @@ function readers(index: GraphIndex, name: string): number {
 /**
  * Find the dependency groups of a model. Producers are Conv (groups = 1), Gemm (transA = 0) and
  * MatMul with a constant 2-D weight; their output channels flow through elementwise ops, BatchNorm,
- * pooling, depthwise Conv and Flatten until a Conv/Gemm/MatMul absorbs them as input channels.
+ * pooling, Resize, depthwise Conv and Flatten until a Conv/Gemm/MatMul absorbs them as input channels,
+ * directly or after a Concat along the channels (each input group then owns its segment of the
+ * reader's input channels). Whole attention heads are matched separately (attention.ts).
  * A group is prunable only if every path ends that way; a group that reaches a graph output or an op
- * outside these rules (Reshape, Transpose, Concat, LayerNorm, Softmax, attention MatMuls, ...) is
- * left whole and listed in `skipped` with the reason.
+ * outside these rules (Reshape, Transpose, LayerNorm, Softmax, attention MatMuls, a Concat read by
+ * anything else, ...) is left whole and listed in `skipped` with the reason.
  */
 export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysis {
   const index = indexGraph(modelGraph(model, source), source);
@@ -331,7 +333,65 @@ export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysi
       setTracked(out, { axisFromEnd: -1, rank: 2, block: first.t.rank === 2 ? 1 : 0 }, s);
       continue;
     }
+    if (op === 'Concat') {
+      const why = concatenate(node, tracked, label);
+      if (why) for (const t of tracked) fail(t.n, why);
+      continue;
+    }
     for (const t of tracked) fail(t.n, `${label} reads its channels, and the pruner does not know how ${op} moves them`);
+  }
+
+  /**
+   * A Concat along the channels read only by Conv/Gemm/MatMul layers: each input group keeps its own
+   * channels, and owns its segment (at its offset) of every reader's input channels. At most one
+   * input may be a tensor the pruner does not follow; its size is what the readers have left over.
+   * Returns why the Concat is not handled, or undefined.
+   */
+  function concatenate(node: NodeProto, ins: ReadonlyArray<{ n: string; i: number; t: Track }>, label: string): string | undefined {
+    const first = ins[0]!.t;
+    const rank = first.rank;
+    if (rank === undefined) return `${label} concatenates tensors of unknown rank`;
+    const axisAttr = attrInt(node, 'axis', 0);
+    if ((axisAttr < 0 ? axisAttr + rank : axisAttr) !== rank + first.axisFromEnd) return `${label} concatenates along another axis than the channels`;
+    if (ins.some((x) => x.t.block !== 1 || x.t.axisFromEnd !== first.axisFromEnd || x.t.rank !== rank)) return `${label} concatenates tensors whose channels lie on different axes`;
+    const out = node.output[0] ?? '';
+    if (outputs.has(out)) return `its channels reach the graph output '${out}' through ${label}`;
+    const readerNodes = (index.consumers.get(out) ?? []).map((r) => index.nodes[r]!);
+    if (readerNodes.length === 0) return `nothing reads the output of ${label}`;
+    const readersOut: Array<{ node: NodeProto; weight: string; axis: number; fanIn: number }> = [];
+    for (const r of readerNodes) {
+      const w = constDims(index, r.input[1]);
+      const only = r.input[0] === out && !r.input.slice(1).includes(out);
+      if (only && w && r.opType === 'Conv' && attrInt(r, 'group', 1) === 1 && rank + first.axisFromEnd === 1) {
+        readersOut.push({ node: r, weight: r.input[1]!, axis: 1, fanIn: w[1]! });
+      } else if (only && w?.length === 2 && r.opType === 'Gemm' && attrInt(r, 'transA', 0) === 0 && first.axisFromEnd === -1) {
+        const transB = attrInt(r, 'transB', 0) === 1;
+        readersOut.push({ node: r, weight: r.input[1]!, axis: transB ? 1 : 0, fanIn: transB ? w[1]! : w[0]! });
+      } else if (only && w?.length === 2 && r.opType === 'MatMul' && first.axisFromEnd === -1) {
+        readersOut.push({ node: r, weight: r.input[1]!, axis: 0, fanIn: w[0]! });
+      } else {
+        return `the output of ${label} is read by ${nodeLabel(r)}, which the pruner does not follow through a Concat`;
+      }
+      if (readers(index, r.input[1]!) > 1) return `the weight '${r.input[1]}' of ${nodeLabel(r)} is shared with another node`;
+    }
+    const fanIn = readersOut[0]!.fanIn;
+    if (readersOut.some((r) => r.fanIn !== fanIn)) return `the readers of ${label} have different input channel counts`;
+    const sizes: Array<number | undefined> = node.input.map((n) => (track.has(n) ? channelsOf(n) : undefined));
+    const known = sizes.reduce<number>((a, v) => a + (v ?? 0), 0);
+    const open = sizes.filter((v) => v === undefined).length;
+    if (open > 1) return `${label} concatenates ${open} tensors whose channels the pruner does not follow`;
+    if (open === 1 ? known >= fanIn : known !== fanIn) return `${label} concatenates ${known}${open ? ' known' : ''} channels for readers with ${fanIn}`;
+    let offset = 0;
+    node.input.forEach((n, i) => {
+      const size = sizes[i] ?? fanIn - known;
+      if (track.has(n)) {
+        const d = draftOf(n);
+        for (const r of readersOut) d.members.push({ tensor: r.weight, axis: r.axis, block: 1, offset, role: 'consumer', node: nodeName(r.node) });
+        if (!d.activations.some((a) => a.tensor === out)) d.activations.push({ tensor: out, axisFromEnd: first.axisFromEnd, block: 1 });
+      }
+      offset += size;
+    });
+    return undefined;
   }
 
   function absorbInput(tensor: string, x: Track, weight: string, axis: number, fanIn: number, label: string, name: string): void {

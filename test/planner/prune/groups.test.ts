@@ -2,7 +2,7 @@
 // prunes only its FFN hidden dims, a Concat is left whole, a depthwise conv and a gate join their group.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeGroups } from '../../../planner/prune/groups.ts';
+import { analyzeGroups, type PruneGroup } from '../../../planner/prune/groups.ts';
 import { loadZooModel } from '../../../planner/zoo/index.ts';
 import { concatDepthwise, resizeChain, singleLayer } from './fixtures.ts';
 
@@ -51,12 +51,14 @@ test('transformer: FFN hidden dims and whole attention heads are groups; the res
   assert.match(stream.reason, /'block0.ln1\/ln' \(LayerNormalization\) reads its channels, and the pruner does not know how LayerNormalization moves them/);
 });
 
-test('a Concat is left whole; a depthwise conv and a per-channel gate join the group of the conv before them', () => {
+test('a Concat along the channels: each input group owns its segment of the reader; a depthwise conv and a gate join their group', () => {
   const { groups, skipped } = analyzeGroups(concatDepthwise());
-  assert.deepEqual(groups.map((g) => g.id), ['channels:c']);
-  assert.deepEqual(members(groups[0]!), ['bias:c.b@0', 'bias:d.b@0', 'consumer:fc.w@1', 'depthwise:d.w@0', 'producer:c.w@0', 'scale:gate@1']);
-  const concat = skipped.filter((s) => /Concat/.test(s.reason)).map((s) => s.producers[0]);
-  assert.deepEqual(concat, ['a', 'b']);
+  assert.deepEqual(groups.map((g) => g.id), ['channels:a', 'channels:b', 'channels:c']);
+  const withOffset = (g: PruneGroup): string[] => g.members.filter((m) => m.role === 'consumer').map((m) => `${m.tensor}@${m.axis}+${m.offset ?? '-'}`);
+  assert.deepEqual([withOffset(groups[0]!), withOffset(groups[1]!)], [['c.w@1+0'], ['c.w@1+4']]);
+  assert.ok(groups[0]!.activations.some((a) => a.tensor === 'cat'));
+  assert.deepEqual(members(groups[2]!), ['bias:c.b@0', 'bias:d.b@0', 'consumer:fc.w@1', 'depthwise:d.w@0', 'producer:c.w@0', 'scale:gate@1']);
+  assert.deepEqual(skipped.map((s) => s.producers[0]), ['fc']);
 });
 
 test('a model whose only layer writes the output has no group', () => {

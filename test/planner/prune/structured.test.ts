@@ -8,6 +8,7 @@ import { createSession, maxAbsDiff, type Feeds } from '../../../planner/onnx/ses
 import { analyzeModel, findCut } from '../../../planner/onnx/analyze.ts';
 import { splitModel } from '../../../planner/onnx/split.ts';
 import { applyPruning, maskPruning, planPruning, type PruningPlan } from '../../../planner/prune/structured.ts';
+import { floatsOf } from '../../../planner/prune/slices.ts';
 import { loadZooModel } from '../../../planner/zoo/index.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
 import { concatDepthwise, normalFeeds, resizeChain, singleLayer, tinyChain } from './fixtures.ts';
@@ -158,16 +159,24 @@ test('ppocr-cls: the safe groups (conv channels inside blocks) prune, the model 
   });
 });
 
-test('a depthwise conv and its gate shrink with their group, and the graph still runs', async () => {
+test('a Concat, a depthwise conv and its gate shrink with their groups, and the graph equals its zero-masked form', async () => {
   const model = concatDepthwise();
-  const plan = planPruning(model, { ratio: 0.3 });
+  const base = planPruning(model, { ratio: 0 });
+  const keep: Record<string, number[]> = { 'channels:a': [1, 3], 'channels:b': [0], 'channels:c': [0, 2, 3] };
+  const plan: PruningPlan = { ...base, groups: base.groups.map((g) => ({ ...g, kept: keep[g.id]! })) };
   const pruned = applyPruning(model, plan);
-  const k = plan.groups[0]!.kept.length;
-  assert.ok(k < 4);
-  assert.deepEqual([dimsOf(pruned, 'd.w'), dimsOf(pruned, 'gate'), dimsOf(pruned, 'fc.w')], [[k, 1, 3, 3], [1, k, 1, 1], [2, k]]);
+  assert.deepEqual([dimsOf(pruned, 'a.w'), dimsOf(pruned, 'c.w'), dimsOf(pruned, 'd.w'), dimsOf(pruned, 'gate'), dimsOf(pruned, 'fc.w')], [[2, 3, 3, 3], [3, 3, 3, 3], [3, 1, 3, 3], [1, 3, 1, 1], [2, 3]]);
   const inputs = normalFeeds([1, 3, 8, 8], 2, 1);
   const [a, b] = [await outputs(pruned, inputs), await outputs(maskPruning(model, plan), inputs)];
   a.forEach((y, i) => assert.ok(maxAbsDiff(y, b[i]!).maxDiff <= 1e-5 * maxAbsDiff(y, b[i]!).scale));
+  // c's input channels: a's kept 1 and 3, then b's kept 0 at offset 4.
+  const full = constantTensors(modelGraph(model)).get('c.w')!;
+  const cw = floatsOf(constantTensors(modelGraph(pruned)).get('c.w')!);
+  const orig = floatsOf(full);
+  assert.deepEqual(Array.from(cw.subarray(0, 27)), [1, 3, 4].flatMap((ci) => Array.from(orig.subarray(ci * 9, ci * 9 + 9))));
+  const automatic = planPruning(model, { ratio: 0.3 });
+  const [c, d] = [await outputs(applyPruning(model, automatic), inputs), await outputs(maskPruning(model, automatic), inputs)];
+  c.forEach((y, i) => assert.ok(maxAbsDiff(y, d[i]!).maxDiff <= 1e-5 * maxAbsDiff(y, d[i]!).scale));
 });
 
 test('attention heads: blocks may keep different heads although they share one Reshape shape constant', async () => {
