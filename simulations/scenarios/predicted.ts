@@ -3,6 +3,8 @@
 // WebSocket); the planner predicts each plan's latency from a profile measured on this machine
 // (`edgesplit profile`) and from FLOPs alone. The uplink's share comes from the channel profile,
 // added to both sides, since loopback has no radio.
+// NOTE: the one simulation that imports the runtimes (server-runtime, device-runtime) besides the
+// planner: measuring what they do is the question. They still import nothing of the simulations.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -42,7 +42,7 @@ export const splitPointScenario: Scenario<SplitPointConfig> = {
     { name: 'energyBudgetJ', type: 'number', description: 'device energy budget [J]' },
   ],
   defaults: (quick) => ({
-    models: ['ppocr-rec'], levels: quick ? [0.5] : [0.125, 0.25, 0.375, 0.5, 0.625, 0.75],
+    models: quick ? ['ppocr-rec'] : ['ppocr-rec', 'mnist-mlp'], levels: quick ? [0.5] : [0.125, 0.25, 0.375, 0.5, 0.625, 0.75],
     device: 'rpi4', channel: 'lte', server: 'desktop', goodPathLossDb: -110, poorPathLossDb: -126,
     latencyBudgetMs: 300, energyBudgetJ: 0.06,
   }),
@@ -96,7 +96,7 @@ export const splitPointScenario: Scenario<SplitPointConfig> = {
           y: { field: 'distortion', title: 'least distortion bound Γ·D(ρ)' },
           seriesField: 'channelQuality', rows: mine, markers, lines: false,
         },
-        paragraph: `With a ${sig(budget.latencyBudgetMs as number)} ms latency and a ${sig(budget.energyBudgetJ as number)} J energy budget: ${said.join('; ')}. Missing points are cuts where no pruning ratio, power and frequency meet the budgets.`,
+        paragraph: `With a ${sig(budget.latencyBudgetMs as number)} ms latency and a ${sig(budget.energyBudgetJ as number)} J energy budget: ${said.join('; ')}.${mine.some((r) => r.feasible !== 1) ? ' Missing points are cuts where no pruning ratio, power and frequency meet the budgets.' : ''}${mine.every((r) => r.feasible !== 1 || r.distortion === 0) ? ' No cut needs any pruning here; among equal bounds the optimum is the cut with the least device energy.' : ''}`,
       });
       const good = mine.filter((r) => r.channelQuality === QUALITIES[0]);
       const input = good.find((r) => r.cutIndex === 0)?.crossingKB as number;
@@ -111,7 +111,9 @@ export const splitPointScenario: Scenario<SplitPointConfig> = {
         },
         paragraph: smaller.length === 0
           ? `No interior cut of ${id} sends less than its ${sig(input)} kB input: splitting inside the model only adds bytes to send, so the optimum sits at one of the two ends unless the device must shed compute it cannot afford.`
-          : `${smaller.length} interior cuts of ${id} send less than its ${sig(input)} kB input, the first at s=${smaller[0]!.cutIndex} with ${sig(smaller[0]!.headFlopSharePct as number)}% of the FLOPs done on the device. Everywhere else a split sends more than the raw input, which is why the optimum sits near the ends.`,
+          : smaller.length === last - 1
+            ? `Every interior cut of ${id} sends less than its ${sig(input)} kB input (down to ${sig(Math.min(...smaller.map((r) => r.crossingKB as number)))} kB): splitting saves bytes, and the choice turns on compute time and energy.`
+            : `${smaller.length} of the ${last - 1} interior cuts of ${id} send less than its ${sig(input)} kB input, the first at s=${smaller[0]!.cutIndex} with ${sig(smaller[0]!.headFlopSharePct as number)}% of the FLOPs done on the device; every other split sends more than the raw input.`,
       });
     }
     return { figures };
