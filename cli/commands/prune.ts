@@ -103,6 +103,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const result = await runPruneJob(loaded.model, {
       ratio, mode, norm, roundTo, scope: values.global ? 'global' : 'uniform', refit: values.refit === true,
       calibration, evalInputs, ...(labelled ? { labelled, metric: zoo!.taskMetric! } : {}), latencyRuns: runs, source: loaded.source,
+      progress: (line) => io.err(`edgesplit prune: ${line}\n`),
     });
     const bytes = await saveModel(result.model, out);
     const { model: _written, plan, ...rest } = result;

@@ -29,6 +29,8 @@ export interface PruneJob {
   /** Timed runs of each model for the latency median (0 skips latency). */
   latencyRuns?: number;
   source?: string;
+  /** Progress of the long steps, one line each (the command writes them to stderr). */
+  progress?: (line: string) => void;
 }
 
 /** Before and after, side by side. */
@@ -109,7 +111,7 @@ export async function runPruneJob(model: ModelProto, job: PruneJob): Promise<Pru
     plan = planPruning(model, { ratio: job.ratio, norm: job.norm ?? 'l2', scope: job.scope ?? 'uniform', roundTo: job.roundTo ?? 1 }, source);
     pruned = applyPruning(model, plan, source);
     if (job.refit) {
-      const r = await refitPruned(model, pruned, plan, job.calibration);
+      const r = await refitPruned(model, pruned, plan, job.calibration, { onLayer: (done, total, node) => job.progress?.(`re-fit ${done}/${total}: ${node}`) });
       pruned = r.model;
       refit = r.layers;
       refitSkipped = r.skipped;

@@ -26,6 +26,8 @@ export interface RefitOptions {
    * layer near a second.
    */
   maxUnknowns?: number;
+  /** Called after each re-fitted layer (for progress on stderr). */
+  onLayer?: (done: number, total: number, node: string) => void;
 }
 
 /** What re-fitting did to one layer: relative squared error of its outputs against the original's. */
@@ -276,6 +278,7 @@ export async function refitPruned(original: ModelProto, pruned: ModelProto, plan
       setFloatData(bT, tensorDims(bT), nb);
     }
     report.push({ node: layer.node, rows: eq.rows, unknowns: eq.d, errorBefore: norm > 0 ? errBefore / norm : 0, errorAfter: norm > 0 ? errAfter / norm : 0 });
+    options.onLayer?.(report.length, layers.length, layer.node);
   }
   return { model, layers: report, skipped };
 }
