@@ -9,7 +9,11 @@ import { theoryScenario } from './theory.ts';
 import { multiDeviceScenario } from './multi-device.ts';
 import { predictedScenario } from './predicted.ts';
 
-/** Every scenario, in report order. */
+/**
+ * Every scenario, in report order. NOTE: each scenario is typed with its own knobs; the registry holds
+ * them as scenarios of any knobs, which is sound because `resolveStudy` only ever hands a scenario a
+ * configuration merged onto (and type-checked against) its own defaults.
+ */
 export const SCENARIOS: readonly Scenario[] = Object.freeze([
   latencyBudgetScenario,
   energyBudgetScenario,
