@@ -109,7 +109,7 @@ export const theoryScenario: Scenario<TheoryConfig> = {
           y: { field: 'outputDistortion', title: 'output distortion (log scale)', scale: 'log' },
           seriesField: 'series', rows: [...mine.map((r) => ({ ...r })), ...boundRows], dashed: ['Lipschitz bound'],
         },
-        paragraph: `On ${mine[0]?.inputs} calibration inputs, Γ = ${sig(mine[0]?.gamma as number)}. The aggregate bound Γ·D ${held ? 'holds at every ratio and for both methods' : 'is broken at some ratio (see the CSV)'}, loose by ${times(loose[0]!, 1)} to ${times(loose[loose.length - 1]!, 1)}; the per-input form of MODEL.md holds with at most ${sig(worst * 100)}% of the bound used (${worst <= 1 ? 'never exceeded' : 'EXCEEDED'}). The bound is safe but far too loose to predict accuracy: the planner uses it to rank ratios, and scenario 6 measures what the task loses.`,
+        paragraph: `On ${mine[0]?.inputs} calibration inputs, Γ = ${sig(mine[0]?.gamma as number)}. The aggregate bound Γ·D ${held ? 'holds at every ratio and for both methods' : 'is broken at some ratio (see the CSV)'}, loose by ${times(loose[0]!, 1)} to ${times(loose[loose.length - 1]!, 1)}; the per-input form of the bound (one input at a time, biases included) holds with at most ${sig(worst * 100)}% of the bound used (${worst <= 1 ? 'never exceeded' : 'EXCEEDED'}). The bound is safe but far too loose to predict accuracy: the planner uses it to rank ratios, and scenario 6 measures what the task loses.`,
       });
     }
     const lap = rows.filter((r) => r.study === 'laplace');
