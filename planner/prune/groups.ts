@@ -142,6 +142,11 @@ function constDims(index: GraphIndex, name: string | undefined): number[] | unde
   return t ? tensorDims(t) : undefined;
 }
 
+/** Whether a node carries an attribute. */
+function getAttrPresent(node: NodeProto, name: string): boolean {
+  return node.attribute.some((a) => a.name === name);
+}
+
 function nodeName(node: NodeProto): string {
   return node.name || node.output[0] || node.opType;
 }
@@ -232,6 +237,30 @@ export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysi
         d.members.push({ tensor: ins[1]!, axis: 0, block: 1, role: 'depthwise', node: name });
         if (ins[2]) d.members.push({ tensor: ins[2], axis: 0, block: 1, role: 'bias', node: name });
         setTracked(out, { ...x }, s);
+        continue;
+      }
+    }
+    if (op === 'ConvTranspose' && attrInt(node, 'group', 1) === 1) {
+      // Weight [C_in, C_out, k..]: input channels on axis 0, output channels on axis 1.
+      const w = constDims(index, ins[1]);
+      const x = track.get(ins[0] ?? '');
+      if (w) {
+        if (x) {
+          absorbed = true;
+          if (x.block !== 1 || axisFromStart(x) !== 1) fail(ins[0]!, `${label} reads it with channels not on axis 1`);
+          else if (w[0] !== channelsOf(ins[0]!)) fail(ins[0]!, `${label} has ${w[0]} input channels, the group ${channelsOf(ins[0]!)}`);
+          else if (readers(index, ins[1]!) > 1) fail(ins[0]!, `the weight '${ins[1]}' of ${label} is shared with another node`);
+          else draftOf(ins[0]!).members.push({ tensor: ins[1]!, axis: 0, block: 1, role: 'consumer', node: name });
+        }
+        const s = newSet(node, w[1]!, { tensor: ins[1]!, axis: 1, block: 1, role: 'producer', node: name });
+        if (readers(index, ins[1]!) > 1) sets.drafts[s]!.reasons.push(`the weight '${ins[1]}' of ${label} is shared with another node`);
+        if (ins[2]) {
+          if (readers(index, ins[2]) > 1) sets.drafts[s]!.reasons.push(`the bias '${ins[2]}' of ${label} is shared with another node`);
+          sets.drafts[s]!.members.push({ tensor: ins[2], axis: 0, block: 1, role: 'bias', node: name });
+        }
+        if (getAttrPresent(node, 'output_shape')) sets.drafts[s]!.reasons.push(`${label} names its output shape`);
+        setTracked(out, { axisFromEnd: -(w.length - 1), rank: w.length, block: 1 }, s);
+        for (const extra of tracked) if (extra.i !== 0) fail(extra.n, `${label} reads it as a weight or bias`);
         continue;
       }
     }

@@ -197,7 +197,14 @@ export async function refitPruned(original: ModelProto, pruned: ModelProto, plan
   const model = cloneModel(pruned);
   const nodes = new Map(indexGraph(modelGraph(model)).nodes.map((n) => [n.name || n.output[0] || '', n]));
   const skipped: Array<{ node: string; reason: string }> = [];
-  const layers = weightLayers(model).filter((l) => {
+  const all = weightLayers(model);
+  for (const g of plan.groups) {
+    if (g.kept.length === g.channels) continue;
+    for (const m of g.members) {
+      if (m.role === 'consumer' && !all.some((l) => l.weight === m.tensor) && !skipped.some((x) => x.node === m.node)) skipped.push({ node: m.node, reason: 'not a Conv, Gemm or MatMul layer' });
+    }
+  }
+  const layers = all.filter((l) => {
     if (!consumers.has(l.weight)) return false;
     const node = nodes.get(l.node)!;
     if (!refittable(l, node)) {

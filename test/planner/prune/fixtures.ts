@@ -89,3 +89,23 @@ export function resizeChain(): ModelProto {
     ],
   });
 }
+
+/** x [1, 3, 8, 8] -> conv a (6 ch) -> ConvTranspose b (x2, 4 ch) -> Relu -> ConvTranspose c (1 ch) -> y. */
+export function deconvChain(): ModelProto {
+  const r = new Rng(5);
+  return makeModel({
+    name: 'deconv-chain',
+    nodes: [
+      makeNode('Conv', ['x', 'a.w', 'a.b'], ['a'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'a'),
+      makeNode('ConvTranspose', ['a', 'b.w', 'b.b'], ['b'], { kernel_shape: [2, 2], strides: [2, 2] }, 'b'),
+      makeNode('Relu', ['b'], ['rb'], {}, 'relu'),
+      makeNode('ConvTranspose', ['rb', 'c.w', 'c.b'], ['y'], { kernel_shape: [2, 2], strides: [2, 2] }, 'c'),
+    ],
+    inputs: [makeValueInfo('x', 'float32', [1, 3, 8, 8])], outputs: [makeValueInfo('y', 'float32', [1, 1, 32, 32])],
+    initializers: [
+      floatTensor('a.w', [6, 3, 3, 3], weights(r, 162)), floatTensor('a.b', [6], weights(r, 6)),
+      floatTensor('b.w', [6, 4, 2, 2], weights(r, 96)), floatTensor('b.b', [4], weights(r, 4)),
+      floatTensor('c.w', [4, 1, 2, 2], weights(r, 16)), floatTensor('c.b', [1], weights(r, 1)),
+    ],
+  });
+}

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeGroups, type PruneGroup } from '../../../planner/prune/groups.ts';
 import { loadZooModel } from '../../../planner/zoo/index.ts';
-import { concatDepthwise, resizeChain, singleLayer } from './fixtures.ts';
+import { concatDepthwise, deconvChain, resizeChain, singleLayer } from './fixtures.ts';
 
 const members = (g: { members: Array<{ tensor: string; role: string; axis: number; block: number }> }): string[] =>
   g.members.map((m) => `${m.role}:${m.tensor}@${m.axis}${m.block > 1 ? `x${m.block}` : ''}`).sort();
@@ -72,4 +72,12 @@ test('channels pass a Resize with constant scales of 1 on them; a Resize to cons
   assert.deepEqual(groups.map((g) => g.id), ['channels:a']);
   assert.deepEqual(members(groups[0]!), ['bias:a.b@0', 'consumer:b.w@1', 'producer:a.w@0']);
   assert.match(skipped.find((s) => s.producers[0] === 'b')!.reason, /'down' \(Resize\) resizes with other than constant scales of 1 on the channels/);
+});
+
+test('a ConvTranspose reads channels on its weight axis 0 and writes its own on axis 1', () => {
+  const { groups, skipped } = analyzeGroups(deconvChain());
+  assert.deepEqual(groups.map((g) => g.id), ['channels:a', 'channels:b']);
+  assert.deepEqual(members(groups[0]!), ['bias:a.b@0', 'consumer:b.w@0', 'producer:a.w@0']);
+  assert.deepEqual(members(groups[1]!), ['bias:b.b@0', 'consumer:c.w@0', 'producer:b.w@1']);
+  assert.deepEqual(skipped.map((s) => s.producers[0]), ['c']);
 });

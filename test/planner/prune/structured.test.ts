@@ -11,7 +11,7 @@ import { applyPruning, maskPruning, planPruning, type PruningPlan } from '../../
 import { floatsOf } from '../../../planner/prune/slices.ts';
 import { loadZooModel } from '../../../planner/zoo/index.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
-import { concatDepthwise, normalFeeds, resizeChain, singleLayer, tinyChain } from './fixtures.ts';
+import { concatDepthwise, deconvChain, normalFeeds, resizeChain, singleLayer, tinyChain } from './fixtures.ts';
 
 async function outputs(model: ModelProto, inputs: readonly Feeds[]): Promise<Float32Array[]> {
   const s = await createSession(model);
@@ -212,7 +212,13 @@ test('include restricts pruning to chosen groups, e.g. the device half of a spli
   assert.deepEqual([dimsOf(pruned, 'fc1.weight')[0], dimsOf(pruned, 'fc2.weight')], [plan.groups[0]!.kept.length, [128, plan.groups[0]!.kept.length]]);
 });
 
-test('a group through a Resize shrinks and the graph still equals its zero-masked form', async () => {
+test('groups through a Resize and through ConvTranspose layers shrink, and the graphs equal their zero-masked forms', async () => {
+  const deconv = deconvChain();
+  const p = planPruning(deconv, { ratio: 0.4 });
+  assert.ok(p.groups.every((g) => g.kept.length < g.channels));
+  const x = normalFeeds([1, 3, 8, 8], 2, 3);
+  const [e, f] = [await outputs(applyPruning(deconv, p), x), await outputs(maskPruning(deconv, p), x)];
+  e.forEach((y, i) => assert.ok(maxAbsDiff(y, f[i]!).maxDiff <= 1e-5 * maxAbsDiff(y, f[i]!).scale));
   const model = resizeChain();
   const plan = planPruning(model, { ratio: 0.3 });
   const inputs = normalFeeds([1, 3, 8, 8], 2, 2);
