@@ -85,7 +85,8 @@ export function accumulateChannelNorms(acc: Float64Array, data: Float32Array, di
  * Buffer#slice does not copy, so tensorToFloat32 and tensorToInts would read the wrong bytes.
  */
 function ownRawData(t: TensorProto): TensorProto {
-  if (t.rawData && t.rawData.length > 0 && t.rawData.byteOffset !== 0) t.rawData = new Uint8Array(t.rawData);
+  const raw = t.rawData;
+  if (raw && raw.length > 0 && (raw.byteOffset !== 0 || raw.byteLength !== raw.buffer.byteLength)) t.rawData = new Uint8Array(raw);
   return t;
 }
 
