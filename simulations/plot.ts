@@ -51,7 +51,10 @@ export function seriesColour(series: string): string {
   if (fixed !== undefined) return fixed;
   const m = /^fixed s=(\d+)$/.exec(series);
   if (m) return FIXED_SPLIT_COLOURS[Number(m[1]) % FIXED_SPLIT_COLOURS.length]!;
-  // Variants such as "mnist-mlp structured" take the colour of their first word when it has one.
+  // Variants such as "predicted, ρ=0.5" or "mnist-mlp structured" take the colour of what precedes
+  // the comma, or of their first word, when the table has one.
+  const beforeComma = SERIES_COLOURS[series.split(', ')[0]!];
+  if (beforeComma !== undefined) return beforeComma;
   const head = SERIES_COLOURS[series.split(' ')[0]!];
   if (head !== undefined) return head;
   let h = 0;
@@ -147,8 +150,9 @@ export function toVegaLite(plot: PlotSpec): TopLevelSpec {
   // the band and line layers read each row's colour from a field, so no second legend appears.
   const noLegend = { field: COLOUR_FIELD, type: 'nominal', scale: null, legend: null };
   const detail = { field: plot.seriesField, type: 'nominal' };
-  const x = { field: plot.x.field, type: 'quantitative', title: wrapTitle(plot.x.title, 80), scale: scaleOf(plot.x, false), axis: { grid: true, tickCount: 8 } };
-  const y = { field: plot.y.field, type: 'quantitative', title: wrapTitle(plot.y.title, 40), scale: scaleOf(plot.y, true), axis: { grid: true, tickCount: 6 } };
+  const axisOf = (a: PlotSpec['x'], ticks: number): Record<string, unknown> => ({ grid: true, tickCount: ticks, ...(a.integer ? { tickMinStep: 1, format: 'd' } : {}) });
+  const x = { field: plot.x.field, type: 'quantitative', title: wrapTitle(plot.x.title, 80), scale: scaleOf(plot.x, false), axis: axisOf(plot.x, 8) };
+  const y = { field: plot.y.field, type: 'quantitative', title: wrapTitle(plot.y.title, 40), scale: scaleOf(plot.y, true), axis: axisOf(plot.y, 6) };
   const dashed = new Set(plot.dashed ?? []);
   const layers: unknown[] = [];
   if (plot.band) {

@@ -26,6 +26,8 @@ export interface Axis {
   scale?: AxisScale;
   /** Include zero in a linear axis (default true for y, false for x). */
   zero?: boolean;
+  /** Whole numbers only (cut indices, device counts): ticks at integers. */
+  integer?: boolean;
 }
 
 /** A point called out on a plot (an optimum, a crossover), drawn as a star with a label. */

@@ -125,7 +125,7 @@ export const multiDeviceScenario: Scenario<MultiDeviceConfig> = {
         {
           plot: {
             id: 'distortion', title: 'Total distortion bound against the number of devices',
-            x: { field: 'devices', title: 'devices sharing the server and the band' }, y: { field: 'totalDistortion', title: 'total distortion bound Σ Γ·D(ρ)' },
+            x: { field: 'devices', title: 'devices sharing the server and the band', integer: true }, y: { field: 'totalDistortion', title: 'total distortion bound Σ Γ·D(ρ)' },
             seriesField: 'scheme', rows: plotted, emphasis: ['joint'], dashed: ['planned alone, whole band'],
           },
           paragraph: `Setting: ${setting}. ${firstLoss === undefined ? 'The joint plan keeps every device unpruned at every count.' : `The joint plan keeps every device unpruned up to ${ns[ns.indexOf(firstLoss) - 1] ?? 0} devices and starts pruning at ${firstLoss}.`} ${gain && gain.a > gain.j ? `Its largest saving over planning each device alone with an equal share is at ${gain.n} devices: ${sig(gain.j)} against ${sig(gain.a)} (${gain.j === 0 ? 'no distortion at all' : `${times(gain.a, gain.j)} lower`}).` : 'It never beats planning each device alone here.'} ${overflow === undefined ? 'Planned as if alone, the devices always fit together.' : `Planned as if alone, the devices no longer fit from ${overflow} devices (the dashed line stops): they need more band or server time than there is.`}${jointLimit === undefined ? '' : ` From ${jointLimit} devices not even the joint plan meets every budget.`}`,
@@ -133,7 +133,7 @@ export const multiDeviceScenario: Scenario<MultiDeviceConfig> = {
         {
           plot: {
             id: 'resources', title: 'Server time the plans need',
-            x: { field: 'devices', title: 'devices sharing the server and the band' }, y: { field: 'serverUsedPct', title: 'share of the server period [%]' },
+            x: { field: 'devices', title: 'devices sharing the server and the band', integer: true }, y: { field: 'serverUsedPct', title: 'share of the server period [%]' },
             seriesField: 'scheme', rows, emphasis: ['joint'], dashed: ['planned alone, whole band'],
           },
           paragraph: `Above 100% a plan does not fit. The joint plan fills the server up to the period and then moves work to the devices (pruning it to fit their budgets); planned alone, each device assumes the whole server. Devices offloading in the joint plan: ${ns.map((n) => `${at('joint', n)?.offloadingDevices ?? '-'} of ${n}`).join(', ')}.`,

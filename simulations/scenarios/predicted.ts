@@ -177,7 +177,7 @@ export const predictedScenario: Scenario<PredictedConfig> = {
       figures.push({
         plot: {
           id: `latency-r${ratio}`, title: `${model}, pruning ratio ${sig(ratio)}: predicted and measured latency per split point`,
-          x: { field: 'cutIndex', title: 'split point s (cut index)' }, y: { field: 'ms', title: 'latency per inference [ms]' },
+          x: { field: 'cutIndex', title: 'split point s (cut index)', integer: true }, y: { field: 'ms', title: 'latency per inference [ms]' },
           seriesField: 'series', rows: series, dashed: ['predicted', 'predicted from FLOPs'],
         },
         paragraph: `Over ${mine.length} plans at ratio ${sig(ratio)}, the prediction with the profile measured on this machine is off by ${percent(Math.min(...errs))} to ${percent(Math.max(...errs))} of the measured latency (median ${percent(median(errs))}); from FLOPs alone by ${percent(Math.min(...errsF))} to ${percent(Math.max(...errsF))} (median ${percent(median(errsF))}). The runtimes add ${sig(Math.min(...over))}-${sig(Math.max(...over))} ms the planner does not model (frame encode and decode, the loopback WebSocket, the server's queue and hand-over), on top of ${sig(mine[0]?.simulatedNetworkMs as number)} ms or more of simulated uplink and round trip added to both sides.`,
@@ -195,8 +195,8 @@ export const predictedScenario: Scenario<PredictedConfig> = {
     figures.push({
       plot: {
         id: 'error', title: `${model}: prediction error per split point`,
-        x: { field: 'cutIndex', title: 'split point s (cut index)' }, y: { field: 'errPct', title: 'predicted / measured - 1 [%]', zero: true },
-        seriesField: 'series', rows: errRows,
+        x: { field: 'cutIndex', title: 'split point s (cut index)', integer: true }, y: { field: 'errPct', title: 'predicted / measured - 1 [%]', zero: true },
+        seriesField: 'series', rows: errRows, dashed: [...new Set(errRows.map((r) => String(r.series)).filter((n) => !n.endsWith('ρ=0')))],
       },
       paragraph: `Negative: the planner promises less time than the plan takes. ${parts.length > 0 ? `With the measured profile, the median error is ${prose(parts)}.` : ''} Measured times are wall-clock medians on a shared machine and vary from run to run.`,
     });

@@ -92,7 +92,7 @@ export const splitPointScenario: Scenario<SplitPointConfig> = {
       figures.push({
         plot: {
           id: `${id}-distortion`, title: `${id}: least distortion bound at each split point`,
-          x: { field: 'cutIndex', title: `split point s (cut index: 0 = all on the server, ${last} = all on the device)` },
+          x: { field: 'cutIndex', title: `split point s (cut index: 0 = all on the server, ${last} = all on the device)`, integer: true },
           y: { field: 'distortion', title: 'least distortion bound Γ·D(ρ)' },
           seriesField: 'channelQuality', rows: mine, markers, lines: false,
         },
@@ -104,7 +104,7 @@ export const splitPointScenario: Scenario<SplitPointConfig> = {
       figures.push({
         plot: {
           id: `${id}-crossing`, title: `${id}: bytes sent at each split point`,
-          x: { field: 'cutIndex', title: `split point s (cut index: 0 = all on the server, ${last} = all on the device)` },
+          x: { field: 'cutIndex', title: `split point s (cut index: 0 = all on the server, ${last} = all on the device)`, integer: true },
           y: { field: 'crossingKB', title: 'tensor sent across the cut [kB] (log scale)', scale: 'log' },
           seriesField: 'series', rows: good.map((r) => ({ cutIndex: r.cutIndex ?? null, crossingKB: r.crossingKB ?? null, series: 'crossing tensor size' })),
           markers: [{ x: 0, y: input, label: `input ${sig(input)} kB` }],
