@@ -59,6 +59,8 @@ test('plot: SVG carries the axis titles with units, the legend and the frozen sc
   assert.ok(svg.toLowerCase().includes(SERIES_COLOURS['on-device']!), 'on-device drawn in its table colour');
   assert.equal(seriesColour('fixed s=3'), seriesColour('fixed s=3'));
   assert.notEqual(seriesColour('fixed s=3'), seriesColour('joint'));
+  assert.equal(seriesColour('predicted, ρ=0.5'), SERIES_COLOURS['predicted']);
+  assert.equal(seriesColour('mnist-mlp unstructured'), SERIES_COLOURS['mnist-mlp']);
 });
 
 test('runScenario hands back the rows with the plots and paragraphs built from them', async () => {
