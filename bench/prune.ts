@@ -2,7 +2,7 @@
 // MLP, the generated CNN and transformer (unstructured pruning for contrast), and MNIST accuracy and PP-OCR
 // characters correct against the ratio, with and without re-fit. Writes the 'prune' section of docs/benchmarks.md.
 import type { ModelProto } from '../planner/onnx/model.ts';
-import { cloneModel, constantTensors, int64Tensor } from '../planner/onnx/model.ts';
+import { cloneModel, constantTensors, int64Tensor, tensorToInts } from '../planner/onnx/model.ts';
 import { modelGraph } from '../planner/onnx/graph.ts';
 import type { Feeds } from '../planner/onnx/session.ts';
 import { applyPruning, planPruning } from '../planner/prune/structured.ts';
@@ -11,7 +11,6 @@ import { refitPruned } from '../planner/prune/refit.ts';
 import { taskScore } from '../planner/prune/distortion.ts';
 import { interleavedLatencyMs } from '../planner/prune/pipeline.ts';
 import { modelCost } from '../planner/prune/study.ts';
-import { intsOf } from '../planner/prune/slices.ts';
 import { loadZooModel } from '../planner/zoo/index.ts';
 import { Rng } from '../planner/util/rng.ts';
 import { loadavg } from 'node:os';
@@ -39,7 +38,7 @@ function rebatch(model: ModelProto, b: number): ModelProto {
   const shapes = new Set(g.node.filter((n) => n.opType === 'Reshape').map((n) => n.input?.[1] ?? ''));
   g.initializer = g.initializer.map((t) => {
     if (!shapes.has(t.name ?? '') || !consts.has(t.name ?? '')) return t;
-    const v = intsOf(consts.get(t.name!)!);
+    const v = tensorToInts(consts.get(t.name!)!);
     return v[0] === 1 ? int64Tensor(t.name!, [v.length], [b, ...v.slice(1)]) : t;
   });
   return m;

@@ -111,8 +111,9 @@ export function tensorDims(t: TensorProto): number[] {
 
 function rawCopy(raw: Uint8Array): ArrayBuffer {
   // NOTE: rawData is a view into the whole file buffer, often at an offset a TypedArray cannot
-  // start at; copying gives an aligned buffer of its own.
-  return raw.slice().buffer;
+  // start at; copying gives an aligned buffer of its own. `new Uint8Array(view)` copies for a Node
+  // Buffer too, where `Buffer#slice` would return another view of the whole file.
+  return new Uint8Array(raw).buffer;
 }
 
 /** The values of a float32 (or float64) weight tensor as a fresh Float32Array. */

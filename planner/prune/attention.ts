@@ -2,8 +2,7 @@
 // projections reshaped to (.., heads, head_dim), scaled scores, Softmax, context merged back and
 // projected out. A head owns head_dim columns of Wq, Wk, Wv (and biases) and head_dim rows of Wo.
 import type { NodeProto } from '../onnx/model.ts';
-import { tensorDims } from '../onnx/model.ts';
-import { intsOf } from './slices.ts';
+import { tensorDims, tensorToInts } from '../onnx/model.ts';
 import type { GraphIndex } from '../onnx/graph.ts';
 import type { GroupActivation, GroupMember, PruneGroup } from './groups.ts';
 
@@ -36,7 +35,7 @@ export function findAttentionHeads(index: GraphIndex): AttentionMatch[] {
   };
   const ints = (name: string | undefined): number[] | undefined => {
     const t = name ? index.weights.get(name) : undefined;
-    return t ? intsOf(t) : undefined;
+    return t ? tensorToInts(t) : undefined;
   };
   const perm = (n: NodeProto | undefined): string => (n?.opType === 'Transpose' ? (n.attribute.find((a) => a.name === 'perm')?.ints ?? []).map(Number).join(',') : '');
   const readers = (name: string): number => index.consumers.get(name)?.length ?? 0;

@@ -1,13 +1,13 @@
 // Distortion of a pruned model against the original: parameter distortion per layer and in total,
 // output distortion on calibration inputs, top-1 agreement, and the task score where labels exist.
 import type { ModelProto } from '../onnx/model.ts';
-import { constantTensors, tensorDims } from '../onnx/model.ts';
+import { constantTensors, tensorDims, tensorToFloat32 } from '../onnx/model.ts';
 import { createSession, type Feeds } from '../onnx/session.ts';
 import { modelGraph } from '../onnx/graph.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import type { LabelledSet, TaskMetric } from '../zoo/index.ts';
 import { weightLayers } from './layers.ts';
-import { floatsOf, scatterAxis } from './slices.ts';
+import { scatterAxis } from './slices.ts';
 import { keptAlong, removedPositions, type PruningPlan } from './structured.ts';
 
 /** Parameter distortion of one weight layer (its weight and bias together). */
@@ -39,7 +39,7 @@ export interface ParameterDistortion {
 function inOriginalShape(pruned: ModelProto, name: string, plan: PruningPlan | undefined, fullDims: readonly number[]): Float32Array {
   const t = constantTensors(modelGraph(pruned)).get(name);
   if (!t) throw new EdgesplitError('ERR_MODEL_INVALID', `the pruned model has no tensor '${name}', which the original has. Compare a model with the model it was pruned from.`, { details: { tensor: name } });
-  let data = floatsOf(t);
+  let data = tensorToFloat32(t);
   let dims = tensorDims(t);
   if (plan) {
     for (const [axis, removed] of removedPositions(plan, name, fullDims, 'original model')) {
@@ -68,7 +68,7 @@ export function parameterDistortion(original: ModelProto, pruned: ModelProto, pl
     for (const name of [layer.weight, layer.bias]) {
       if (!name) continue;
       const t = weights.get(name)!;
-      const w = floatsOf(t);
+      const w = tensorToFloat32(t);
       const p = inOriginalShape(pruned, name, plan, tensorDims(t));
       params += w.length;
       for (let i = 0; i < w.length; i++) {

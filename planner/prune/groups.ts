@@ -2,10 +2,9 @@
 // must shrink together (through activations, BatchNorm, residual adds, per-channel gates, Flatten) and
 // the weight slices that go with them. A part the rules do not understand is left whole, with a reason.
 import type { ModelProto, NodeProto } from '../onnx/model.ts';
-import { attrInt, tensorDims } from '../onnx/model.ts';
+import { attrInt, tensorDims, tensorToFloat32 } from '../onnx/model.ts';
 import { indexGraph, modelGraph, nodeInputs, nodeLabel, type GraphIndex } from '../onnx/graph.ts';
 import { findAttentionHeads } from './attention.ts';
-import { floatsOf } from './slices.ts';
 
 /**
  * One weight slice of a group: channel c of the group owns the entries
@@ -337,7 +336,7 @@ export function analyzeGroups(model: ModelProto, source = 'model'): GroupAnalysi
       // Channels pass through when the channel axis is scaled by 1 through constant scales; constant
       // target sizes would name the channel count and are left alone.
       const scalesName = op === 'Resize' ? ins[2] : ins[1];
-      const scales = scalesName && index.weights.has(scalesName) ? floatsOf(index.weights.get(scalesName)!) : undefined;
+      const scales = scalesName && index.weights.has(scalesName) ? tensorToFloat32(index.weights.get(scalesName)!) : undefined;
       if (axisFromStart(first.t) !== 1 || first.t.block !== 1 || !scales || scales[1] !== 1 || (op === 'Resize' && ins[3])) fail(first.n, `${label} resizes with other than constant scales of 1 on the channels`);
       setTracked(out, { ...first.t }, s);
       continue;

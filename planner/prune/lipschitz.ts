@@ -2,13 +2,12 @@
 // spectral norms by power iteration, Gamma for the planner's objective Gamma * D, and a per-input
 // check of the bound against the output distortion ONNX Runtime measures.
 import type { ModelProto } from '../onnx/model.ts';
-import { attrFloat, attrInt, constantTensors, tensorDims } from '../onnx/model.ts';
+import { attrFloat, attrInt, constantTensors, tensorDims, tensorToFloat32 } from '../onnx/model.ts';
 import { indexGraph, modelGraph } from '../onnx/graph.ts';
 import type { Feeds } from '../onnx/session.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { captureTensors } from './activations.ts';
 import { weightLayers } from './layers.ts';
-import { floatsOf } from './slices.ts';
 
 /** One dense layer of a chain as y = W x + b, W row-major [out, in]. */
 export interface ChainLayer {
@@ -57,12 +56,12 @@ export function chainLayers(model: ModelProto, source = 'model'): ChainLayer[] {
     const alpha = layer.opType === 'Gemm' ? attrFloat(node, 'alpha', 1) : 1;
     const beta = layer.opType === 'Gemm' ? attrFloat(node, 'beta', 1) : 1;
     const [o, i] = transposed ? [c, r] : [r, c];
-    const wd = floatsOf(wt);
+    const wd = tensorToFloat32(wt);
     const w = new Float64Array(o * i);
     for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) w[a * i + b] = alpha * (transposed ? wd[b * o + a]! : wd[a * i + b]!);
     const b = new Float64Array(o);
     if (layer.bias) {
-      const bd = floatsOf(weights.get(layer.bias)!);
+      const bd = tensorToFloat32(weights.get(layer.bias)!);
       for (let a = 0; a < o; a++) b[a] = beta * bd[bd.length === o ? a : 0]!;
     }
     out.push({ node: layer.node, out: o, in: i, w, b });

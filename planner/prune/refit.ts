@@ -2,12 +2,11 @@
 // by ridge-regularised least squares, so that it reproduces the original layer's outputs on calibration
 // inputs from the channels that remain.
 import type { ModelProto, NodeProto } from '../onnx/model.ts';
-import { attrFloat, attrInt, attrInts, attrString, cloneModel, constantTensors, setFloatData, tensorDims } from '../onnx/model.ts';
+import { attrFloat, attrInt, attrInts, attrString, cloneModel, constantTensors, setFloatData, tensorDims, tensorToFloat32 } from '../onnx/model.ts';
 import type { Feeds } from '../onnx/session.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { captureTensors, type Captured } from './activations.ts';
 import { indexGraph, modelGraph } from '../onnx/graph.ts';
-import { floatsOf } from './slices.ts';
 import { weightLayers, type WeightLayer } from './layers.ts';
 import type { PruningPlan } from './structured.ts';
 
@@ -243,9 +242,9 @@ export async function refitPruned(original: ModelProto, pruned: ModelProto, plan
     // The current weights as a theta too, to measure the error before the re-fit on the same rows.
     const alpha = layer.opType === 'Gemm' ? attrFloat(node, 'alpha', 1) : 1;
     const beta = layer.opType === 'Gemm' ? attrFloat(node, 'beta', 1) : 1;
-    const wData = floatsOf(wT);
+    const wData = tensorToFloat32(wT);
     const bT = bias ? weights.get(layer.bias!)! : undefined;
-    const bData = bT ? floatsOf(bT) : undefined;
+    const bData = bT ? tensorToFloat32(bT) : undefined;
     const current = new Float64Array(eq.d * m);
     for (let i = 0; i < k; i++) {
       for (let o = 0; o < m; o++) {

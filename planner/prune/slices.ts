@@ -1,7 +1,6 @@
 // Dense tensor arithmetic along one axis: keep, zero or scatter chosen positions, and measure channels'
 // entries. The group members of structured pruning are all edited through these functions.
 import type { TensorProto } from '../onnx/model.ts';
-import { tensorToFloat32, tensorToInts } from '../onnx/model.ts';
 
 /** Product of dims. */
 export function count(dims: readonly number[]): number {
@@ -77,25 +76,4 @@ export function accumulateChannelNorms(acc: Float64Array, data: Float32Array, di
       acc[c] = acc[c]! + s;
     }
   }
-}
-
-/**
- * Give a tensor a standalone copy of its raw bytes.
- * NOTE: after a decode in Node, `rawData` is a Buffer view into the whole message, and
- * Buffer#slice does not copy, so tensorToFloat32 and tensorToInts would read the wrong bytes.
- */
-function ownRawData(t: TensorProto): TensorProto {
-  const raw = t.rawData;
-  if (raw && raw.length > 0 && (raw.byteOffset !== 0 || raw.byteLength !== raw.buffer.byteLength)) t.rawData = new Uint8Array(raw);
-  return t;
-}
-
-/** The float values of a weight tensor. */
-export function floatsOf(t: TensorProto): Float32Array {
-  return tensorToFloat32(ownRawData(t));
-}
-
-/** The values of an integer tensor (a Reshape shape). */
-export function intsOf(t: TensorProto): number[] {
-  return tensorToInts(ownRawData(t));
 }

@@ -1,12 +1,12 @@
 // Structured pruning: choose which channels of each dependency group to keep (uniform or global, by L1 or
 // L2 magnitude), and apply that choice to a model or to either half of a split, which really shrinks it.
 import type { GraphProto, ModelProto, TensorProto } from '../onnx/model.ts';
-import { cloneModel, constantTensors, int64Tensor, setFloatData, tensorDims } from '../onnx/model.ts';
+import { cloneModel, constantTensors, int64Tensor, setFloatData, tensorDims, tensorToFloat32, tensorToInts } from '../onnx/model.ts';
 import { modelGraph } from '../onnx/graph.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { checkRatio } from './ratio.ts';
 import { analyzeGroups, type GroupMember, type PruneGroup, type SkippedPart } from './groups.ts';
-import { accumulateChannelNorms, channelPositions, count, floatsOf, intsOf, selectAxis, zeroAxis } from './slices.ts';
+import { accumulateChannelNorms, channelPositions, count, selectAxis, zeroAxis } from './slices.ts';
 
 /** Magnitude measure of a channel: L1 (sum of |w|) or L2 (root of the sum of w^2) over the group's weights. */
 export type PruneNorm = 'l1' | 'l2';
@@ -65,7 +65,7 @@ export function channelImportance(weights: ReadonlyMap<string, TensorProto>, gro
     if (!WEIGHT_ROLES.has(m.role)) continue;
     const t = weights.get(m.tensor);
     if (!t) continue;
-    accumulateChannelNorms(acc, floatsOf(t), tensorDims(t), m.axis, m.block, norm, m.offset ?? 0);
+    accumulateChannelNorms(acc, tensorToFloat32(t), tensorDims(t), m.axis, m.block, norm, m.offset ?? 0);
   }
   return Array.from(acc, (v) => (norm === 'l2' ? Math.sqrt(v) : v));
 }
@@ -268,7 +268,7 @@ function setDepthwiseGroups(graph: GraphProto, node: string, channels: number): 
 function setReshapeTarget(graph: GraphProto, m: GroupMember, t: TensorProto, group: PlannedGroup, source: string): void {
   const node = graph.node.find((x) => (x.name || x.output?.[0]) === m.node);
   if (!node?.input) return;
-  const shape = intsOf(t);
+  const shape = tensorToInts(t);
   if (shape[m.axis] !== group.channels * m.block) {
     throw new EdgesplitError('ERR_MODEL_INVALID',
       `${source}: the pruning plan does not fit this model: the shape '${m.tensor}' of Reshape '${m.node}' has ${shape[m.axis]} at index ${m.axis}, the plan expects ${group.channels * m.block} (group '${group.id}').`,
@@ -336,7 +336,7 @@ function edit(model: ModelProto, plan: PruningPlan, source: string, how: 'slice'
   for (const name of tensors) {
     const t = weights.get(name)!;
     let dims = tensorDims(t);
-    let data = floatsOf(t);
+    let data = tensorToFloat32(t);
     for (const [axis, removed] of removedPositions(plan, name, dims, source)) {
       if (how === 'slice') {
         const s = selectAxis(data, dims, axis, keptAlong(dims[axis]!, removed));

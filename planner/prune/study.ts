@@ -2,7 +2,7 @@
 // their costs and distortion figures, the Laplace curve beside measured magnitude pruning, and the
 // bound Gamma * D(rho) the planner minimises.
 import type { ModelProto } from '../onnx/model.ts';
-import { constantTensors, valueInfoDtype } from '../onnx/model.ts';
+import { constantTensors, valueInfoDtype, tensorToFloat32 } from '../onnx/model.ts';
 import { indexGraph, modelGraph } from '../onnx/graph.ts';
 import { resolveInputShapes, sampleFeeds, type InputShapes } from '../onnx/shapes.ts';
 import { analyzeModel } from '../onnx/analyze.ts';
@@ -14,7 +14,6 @@ import { laplaceDistortion, laplaceScale } from './laplace.ts';
 import { weightLayers } from './layers.ts';
 import { chainLayers, lipschitzGamma } from './lipschitz.ts';
 import { refitPruned } from './refit.ts';
-import { floatsOf } from './slices.ts';
 import { applyPruning, planPruning, type PruneNorm, type PruneScope, type PruningPlan } from './structured.ts';
 import { pruneUnstructured } from './unstructured.ts';
 
@@ -183,7 +182,7 @@ export function magnitudeCurve(model: ModelProto, ratios: readonly number[], sou
   const seen = new Set<string>();
   const layers = weightLayers(model, source).filter((l) => !seen.has(l.weight) && seen.add(l.weight));
   if (layers.length === 0) throw new EdgesplitError('ERR_PRUNE_NOTHING', `${source}: the model has no Conv, Gemm or MatMul layer with a constant weight.`, { details: { source } });
-  const data = layers.map((l) => floatsOf(weights.get(l.weight)!));
+  const data = layers.map((l) => tensorToFloat32(weights.get(l.weight)!));
   const sorted = data.map((d) => Float64Array.from(d, (v) => v * v).sort());
   const norms = sorted.map((s) => s.reduce((a, v) => a + v, 0));
   const totalNorm = norms.reduce((a, b) => a + b, 0);

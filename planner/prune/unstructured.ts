@@ -1,11 +1,10 @@
 // Unstructured magnitude pruning: zero the smallest |w| of each weight layer, or of all of them at once.
 // Shapes stay the same, so dense runtimes run no faster; it serves the distortion studies.
 import type { ModelProto } from '../onnx/model.ts';
-import { cloneModel, constantTensors, setFloatData, tensorDims } from '../onnx/model.ts';
+import { cloneModel, constantTensors, setFloatData, tensorDims, tensorToFloat32 } from '../onnx/model.ts';
 import { modelGraph } from '../onnx/graph.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { weightLayers } from './layers.ts';
-import { floatsOf } from './slices.ts';
 import { checkRatio } from './ratio.ts';
 
 /** Options of unstructured pruning. */
@@ -58,7 +57,7 @@ export function pruneUnstructured(model: ModelProto, options: UnstructuredOption
   const weights = constantTensors(modelGraph(out, source));
   const seen = new Set<string>();
   const unique = layers.filter((l) => !seen.has(l.weight) && seen.add(l.weight));
-  const data = unique.map((l) => floatsOf(weights.get(l.weight)!));
+  const data = unique.map((l) => tensorToFloat32(weights.get(l.weight)!));
   const zeroed: number[] = [];
   if (scope === 'layer') {
     data.forEach((d) => {

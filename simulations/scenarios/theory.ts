@@ -1,13 +1,12 @@
 // Scenario 5: theory against measurement. The output distortion ONNX Runtime measures beside the
 // Lipschitz bound Gamma * D (chain models), and the parameter distortion of magnitude pruning beside
 // the Laplace closed form D(rho), with the Laplace scale fitted per layer, for each model.
-import { constantTensors, tensorDims } from '../../planner/onnx/model.ts';
+import { constantTensors, tensorDims, tensorToFloat32 } from '../../planner/onnx/model.ts';
 import { modelGraph } from '../../planner/onnx/graph.ts';
 import { parameterDistortion } from '../../planner/prune/distortion.ts';
 import { laplaceDistortion, laplaceDistortionMse, laplaceScale } from '../../planner/prune/laplace.ts';
 import { weightLayers } from '../../planner/prune/layers.ts';
 import { lipschitzCheck } from '../../planner/prune/lipschitz.ts';
-import { floatsOf } from '../../planner/prune/slices.ts';
 import { maskPruning, planPruning } from '../../planner/prune/structured.ts';
 import { pruneUnstructured } from '../../planner/prune/unstructured.ts';
 import { loadZooModel } from '../../planner/zoo/index.ts';
@@ -31,10 +30,10 @@ function laplacePrediction(model: Parameters<typeof weightLayers>[0], ratio: num
   let predicted = 0;
   let norm = 0;
   for (const layer of weightLayers(model)) {
-    const w = floatsOf(weights.get(layer.weight)!);
+    const w = tensorToFloat32(weights.get(layer.weight)!);
     predicted += w.length * laplaceDistortionMse(ratio, laplaceScale(w));
     for (const v of w) norm += v * v;
-    if (layer.bias) for (const v of floatsOf(weights.get(layer.bias)!)) norm += v * v;
+    if (layer.bias) for (const v of tensorToFloat32(weights.get(layer.bias)!)) norm += v * v;
   }
   return norm > 0 ? predicted / norm : 0;
 }

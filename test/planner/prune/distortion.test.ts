@@ -2,7 +2,7 @@
 // unstructured magnitude pruning, the Laplace closed form against sampling, and the Lipschitz bound.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constantTensors, type ModelProto } from '../../../planner/onnx/model.ts';
+import { constantTensors, type ModelProto, tensorToFloat32 } from '../../../planner/onnx/model.ts';
 import { modelGraph } from '../../../planner/onnx/graph.ts';
 import { createSession, type Feeds } from '../../../planner/onnx/session.ts';
 import { compareOutputs, parameterDistortion } from '../../../planner/prune/distortion.ts';
@@ -10,7 +10,6 @@ import { laplaceDistortion, laplaceDistortionMse, laplaceScale } from '../../../
 import { chainLayers, lipschitzCheck, lipschitzGamma } from '../../../planner/prune/lipschitz.ts';
 import { applyPruning, maskPruning, planPruning } from '../../../planner/prune/structured.ts';
 import { pruneUnstructured } from '../../../planner/prune/unstructured.ts';
-import { floatsOf } from '../../../planner/prune/slices.ts';
 import { distortionBound, distortionTable, magnitudeCurve } from '../../../planner/prune/study.ts';
 import { loadZooModel } from '../../../planner/zoo/index.ts';
 import { Rng } from '../../../planner/util/rng.ts';
@@ -18,7 +17,7 @@ import { EdgesplitError } from '../../../shared/errors.ts';
 
 function values(model: ModelProto): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
-  for (const [name, t] of constantTensors(modelGraph(model))) out.set(name, floatsOf(t));
+  for (const [name, t] of constantTensors(modelGraph(model))) out.set(name, tensorToFloat32(t));
   return out;
 }
 

@@ -2,13 +2,12 @@
 // zero-masked original; plans reach the ratio; prune-then-split equals split-then-prune; bad calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constantTensors, tensorDims, type ModelProto } from '../../../planner/onnx/model.ts';
+import { constantTensors, tensorDims, type ModelProto, tensorToFloat32 } from '../../../planner/onnx/model.ts';
 import { modelGraph } from '../../../planner/onnx/graph.ts';
 import { createSession, maxAbsDiff, type Feeds } from '../../../planner/onnx/session.ts';
 import { analyzeModel, findCut } from '../../../planner/onnx/analyze.ts';
 import { splitModel } from '../../../planner/onnx/split.ts';
 import { applyPruning, maskPruning, planPruning, type PruningPlan } from '../../../planner/prune/structured.ts';
-import { floatsOf } from '../../../planner/prune/slices.ts';
 import { loadZooModel } from '../../../planner/zoo/index.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
 import { concatDepthwise, deconvChain, normalFeeds, resizeChain, singleLayer, tinyChain } from './fixtures.ts';
@@ -171,8 +170,8 @@ test('a Concat, a depthwise conv and its gate shrink with their groups, and the 
   a.forEach((y, i) => assert.ok(maxAbsDiff(y, b[i]!).maxDiff <= 1e-5 * maxAbsDiff(y, b[i]!).scale));
   // c's input channels: a's kept 1 and 3, then b's kept 0 at offset 4.
   const full = constantTensors(modelGraph(model)).get('c.w')!;
-  const cw = floatsOf(constantTensors(modelGraph(pruned)).get('c.w')!);
-  const orig = floatsOf(full);
+  const cw = tensorToFloat32(constantTensors(modelGraph(pruned)).get('c.w')!);
+  const orig = tensorToFloat32(full);
   assert.deepEqual(Array.from(cw.subarray(0, 27)), [1, 3, 4].flatMap((ci) => Array.from(orig.subarray(ci * 9, ci * 9 + 9))));
   const automatic = planPruning(model, { ratio: 0.3 });
   const [c, d] = [await outputs(applyPruning(model, automatic), inputs), await outputs(maskPruning(model, automatic), inputs)];
