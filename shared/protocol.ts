@@ -119,9 +119,199 @@ export const MAX_RANK = 16;
 // out as msgpack `bin` and come back as a zero-copy view into the received frame.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
-/** Encode a frame as msgpack bytes. Tensors go out as their raw bytes. */
+/** Each tensor's `data` in a frame from `encodeFrame` starts at a multiple of this many bytes from the frame's first byte. */
+export const TENSOR_DATA_ALIGN_BYTES = 8;
+
+const textEncoder = new TextEncoder();
+
+/** Bytes of `s` in UTF-8. */
+function utf8Bytes(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Sizes of the three msgpack map and array header forms: fix (1 byte), 16-bit (3), 32-bit (5). */
+const CONTAINER_HEADER_BYTES = [1, 3, 5] as const;
+
+/**
+ * Writes the msgpack of an infer or result frame. Run once without a target to measure the frame,
+ * then again into a buffer of exactly that size: one allocation and one copy of each tensor's bytes.
+ */
+class TensorFrameWriter {
+  pos = 0;
+  private view: DataView | undefined;
+  constructor(private readonly target?: Uint8Array) {
+    if (target) this.view = new DataView(target.buffer, target.byteOffset, target.byteLength);
+  }
+
+  private byte(b: number): void {
+    if (this.target) this.target[this.pos] = b;
+    this.pos++;
+  }
+
+  private u16(v: number): void {
+    this.view?.setUint16(this.pos, v);
+    this.pos += 2;
+  }
+
+  private u32(v: number): void {
+    this.view?.setUint32(this.pos, v);
+    this.pos += 4;
+  }
+
+  /** A map (0x80, 0xde, 0xdf) or array (0x90, 0xdc, 0xdd) header, `widen` forms wider than the smallest that holds `n`. */
+  container(n: number, kind: 'map' | 'array', widen = 0): void {
+    const form = (n < 16 ? 0 : n < 0x10000 ? 1 : 2) + widen;
+    const [fix, b16, b32] = kind === 'map' ? [0x80, 0xde, 0xdf] : [0x90, 0xdc, 0xdd];
+    if (form === 0) return this.byte(fix | n);
+    this.byte(form === 1 ? b16 : b32);
+    if (form === 1) this.u16(n);
+    else this.u32(n);
+  }
+
+  /** A string; `widen` 1 writes a fixstr's header as str8. */
+  str(s: string, widen = 0): void {
+    const n = utf8Bytes(s);
+    if (n < 32 && widen === 0) this.byte(0xa0 | n);
+    else if (n < 0x100) {
+      this.byte(0xd9);
+      this.byte(n);
+    } else if (n < 0x10000) {
+      this.byte(0xda);
+      this.u16(n);
+    } else {
+      this.byte(0xdb);
+      this.u32(n);
+    }
+    if (this.target) textEncoder.encodeInto(s, this.target.subarray(this.pos, this.pos + n));
+    this.pos += n;
+  }
+
+  /** A number: integers in [-2^31, 2^32) as msgpack ints, anything else as float64 (as msgpackr writes them). */
+  num(v: number): void {
+    if (Number.isInteger(v) && v >= -0x80000000 && v < 0x100000000) {
+      if (v >= 0 && v < 0x80) return this.byte(v);
+      if (v < 0 && v >= -32) return this.byte(v & 0xff);
+      if (v >= 0) {
+        this.byte(v < 0x100 ? 0xcc : v < 0x10000 ? 0xcd : 0xce);
+        if (v < 0x100) this.byte(v);
+        else if (v < 0x10000) this.u16(v);
+        else this.u32(v);
+        return;
+      }
+      this.byte(0xd2);
+      this.view?.setInt32(this.pos, v);
+      this.pos += 4;
+      return;
+    }
+    this.byte(0xcb);
+    this.view?.setFloat64(this.pos, v);
+    this.pos += 8;
+  }
+
+  field(key: string, value: number): void {
+    this.str(key);
+    this.num(value);
+  }
+
+  /**
+   * One tensor as the map { name, dtype, dims, data }, its data at a multiple of TENSOR_DATA_ALIGN_BYTES.
+   * NOTE: the alignment lets receivers view the bytes as a Float32Array (or Float64Array) in place
+   * instead of copying them: a frame off the wire starts at offset 0 of its own buffer. It is
+   * reached by writing up to 7 bytes of wider msgpack headers, which every msgpack decoder reads as
+   * the same values: the tensor's map header 2 or 4 bytes wider, the dims array header 2 bytes
+   * wider, the dtype string header 1 byte wider. No field is added.
+   */
+  tensor(t: WireTensor): void {
+    const n = t.data.byteLength;
+    const minimal = new TensorFrameWriter();
+    minimal.container(4, 'map');
+    minimal.str('name');
+    minimal.str(t.name);
+    minimal.str('dtype');
+    minimal.str(t.dtype);
+    minimal.str('dims');
+    minimal.container(t.dims.length, 'array');
+    for (const d of t.dims) minimal.num(d);
+    minimal.str('data');
+    const binHeader = n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+    const pad = (TENSOR_DATA_ALIGN_BYTES - ((this.pos + minimal.pos + binHeader) % TENSOR_DATA_ALIGN_BYTES)) % TENSOR_DATA_ALIGN_BYTES;
+    const mapWiden = Math.min(pad & 6, 4);
+    this.container(4, 'map', mapWiden / 2);
+    this.str('name');
+    this.str(t.name);
+    this.str('dtype');
+    this.str(t.dtype, pad & 1);
+    this.str('dims');
+    this.container(t.dims.length, 'array', ((pad & 6) - mapWiden) / 2);
+    for (const d of t.dims) this.num(d);
+    this.str('data');
+    if (n < 0x100) {
+      this.byte(0xc4);
+      this.byte(n);
+    } else if (n < 0x10000) {
+      this.byte(0xc5);
+      this.u16(n);
+    } else {
+      this.byte(0xc6);
+      this.u32(n);
+    }
+    this.target?.set(t.data, this.pos);
+    this.pos += n;
+  }
+
+  tensors(tensors: readonly WireTensor[]): void {
+    this.str('tensors');
+    this.container(tensors.length, 'array');
+    for (const t of tensors) this.tensor(t);
+  }
+
+  frame(frame: InferFrame | ResultFrame): void {
+    if (frame.type === 'infer') {
+      this.container(3 + (frame.deadlineMs !== undefined ? 1 : 0) + (frame.sentAt !== undefined ? 1 : 0), 'map');
+      this.str('type');
+      this.str('infer');
+      this.field('requestId', frame.requestId);
+      if (frame.deadlineMs !== undefined) this.field('deadlineMs', frame.deadlineMs);
+      if (frame.sentAt !== undefined) this.field('sentAt', frame.sentAt);
+    } else {
+      this.container(4, 'map');
+      this.str('type');
+      this.str('result');
+      this.field('requestId', frame.requestId);
+      this.str('timing');
+      this.container(2, 'map');
+      this.field('queueMs', frame.timing.queueMs);
+      this.field('runMs', frame.timing.runMs);
+    }
+    this.tensors(frame.tensors);
+  }
+}
+
+/**
+ * Encode a frame as msgpack bytes. Tensors go out as their raw bytes, each starting at a multiple of
+ * TENSOR_DATA_ALIGN_BYTES from the frame's start. Infer and result frames carry exactly the fields
+ * their type defines.
+ * NOTE: infer and result frames, which carry the large tensors, are measured first and written into
+ * one buffer of their exact size: msgpackr grows its buffer to four times the frame, copying what
+ * it holds so far, whenever a frame of a megabyte does not fit.
+ */
 export function encodeFrame(frame: Frame): Uint8Array {
-  return packr.pack(frame);
+  if (frame.type !== 'infer' && frame.type !== 'result') return packr.pack(frame);
+  const measure = new TensorFrameWriter();
+  measure.frame(frame);
+  const bytes = new Uint8Array(measure.pos);
+  new TensorFrameWriter(bytes).frame(frame);
+  return bytes;
 }
 
 function malformed(message: string, requestId?: number): EdgesplitError {

@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
-import { type Frame, PROTOCOL_VERSION, encodeFrame, decodeFrame, tensorView, wireTensor, errorFrame, errorFromFrame } from '../../shared/protocol.ts';
+import { type Frame, PROTOCOL_VERSION, TENSOR_DATA_ALIGN_BYTES, encodeFrame, decodeFrame, tensorView, wireTensor, errorFrame, errorFromFrame } from '../../shared/protocol.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { Rng } from '../../planner/util/rng.ts';
+import { byteLength } from '../../shared/dtypes.ts';
 
 const plainMsgpack = new Packr({ useRecords: false });
 const floats = new Float32Array([1.5, -2.25, 3e-8, 4, 5, 6]);
@@ -49,6 +50,37 @@ test('tensors travel as raw bytes (msgpack bin), not arrays of numbers', () => {
   assert.ok(bytes.byteLength < 4000 + 100, `frame of ${bytes.byteLength} bytes for 4000 tensor bytes`);
   const plain = plainMsgpack.unpack(bytes);
   assert.ok(plain.tensors[0].data instanceof Uint8Array, 'tensor data is a msgpack bin readable by any msgpack library');
+});
+
+test('tensor data sits at a multiple of 8 bytes in encoded frames, and any msgpack decoder reads the same values', () => {
+  const rng = new Rng(11);
+  for (let i = 0; i < 200; i++) {
+    const rank = 1 + Math.floor(rng.next() * 16);
+    const dims = Array.from({ length: rank }, (_, d) => (d < 2 ? 1 + Math.floor(rng.next() * 300) : 1));
+    const name = 'x'.repeat(1 + Math.floor(rng.next() * 40)) + (i % 3 === 0 ? 'é' : '');
+    const dtype = (['float32', 'int64', 'uint8', 'float16'] as const)[i % 4]!;
+    const values = new Uint8Array(byteLength(dtype, dims)).map(() => Math.floor(rng.next() * 256));
+    const tensors = [wireTensor(name, dtype, dims, values), wireTensor('b', 'float64', [i % 5], new Float64Array(i % 5).fill(0.5))];
+    const frame: Frame = i % 2 === 0
+      ? { type: 'infer', requestId: i * 1_000_003, tensors, ...(i % 4 === 0 ? { deadlineMs: 12.5, sentAt: 1_764_480_000_123.5 } : {}) }
+      : { type: 'result', requestId: i, tensors, timing: { queueMs: i / 7, runMs: 3 } };
+    const bytes = encodeFrame(frame);
+    const decoded = decodeFrame(bytes);
+    assert.deepEqual(normalise(decoded), normalise(frame), `frame ${i}`);
+    assert.ok(decoded.type === 'infer' || decoded.type === 'result');
+    if (decoded.type !== 'infer' && decoded.type !== 'result') return;
+    for (const t of decoded.tensors) assert.equal(t.data.byteOffset % TENSOR_DATA_ALIGN_BYTES, 0, `frame ${i}: tensor '${t.name}' at offset ${t.data.byteOffset}`);
+    assert.deepEqual(plainMsgpack.unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), plainMsgpack.unpack(plainMsgpack.pack(frame)), `frame ${i}: same values as msgpackr's own encoding`);
+  }
+});
+
+test('a decoded tensor of an encoded frame is viewed in place, not copied', () => {
+  const decoded = decodeFrame(encodeFrame(FRAMES[3]!));
+  assert.equal(decoded.type, 'infer');
+  if (decoded.type !== 'infer') return;
+  const view = tensorView({ dtype: 'float32', data: decoded.tensors[0]!.data });
+  assert.equal(view.buffer, decoded.tensors[0]!.data.buffer);
+  assert.deepEqual([...view], [...floats]);
 });
 
 test('tensorView gives the elements back whatever the byte offset, copying only when misaligned', () => {
