@@ -22,6 +22,8 @@ export interface SubmitOptions {
   deadlineAt?: number;
   /** Aborting drops the request if it has not started (the promise rejects with ERR_CONNECTION_LOST); a started one runs to the end. */
   signal?: AbortSignal;
+  /** The buffers under the tensors' data belong to this request alone: they are moved to the session thread, not copied (see WorkerSession.submit). */
+  owned?: boolean;
 }
 
 interface Slot {
@@ -32,6 +34,7 @@ interface Slot {
 
 interface Entry {
   tensors: readonly WireTensor[];
+  owned: boolean;
   enqueuedAt: number;
   deadlineAt: number | undefined;
   settled: boolean;
@@ -119,7 +122,7 @@ export class SessionPool {
     }
     return new Promise<PoolResult>((resolve, reject) => {
       const entry: Entry = {
-        tensors, enqueuedAt: performance.now(), deadlineAt: options.deadlineAt, settled: false, cancel: undefined, cleanup: () => undefined,
+        tensors, owned: options.owned ?? false, enqueuedAt: performance.now(), deadlineAt: options.deadlineAt, settled: false, cancel: undefined, cleanup: () => undefined,
         resolve: (r) => {
           if (entry.settled) return;
           entry.settled = true;
@@ -186,7 +189,7 @@ export class SessionPool {
   private handOver(slot: Slot, entry: Entry): void {
     slot.assigned++;
     this.handedOver++;
-    const ticket = slot.session.submit(entry.tensors, entry.deadlineAt === undefined ? undefined : toEpochMs(entry.deadlineAt));
+    const ticket = slot.session.submit(entry.tensors, entry.deadlineAt === undefined ? undefined : toEpochMs(entry.deadlineAt), entry.owned);
     entry.cancel = ticket.cancel;
     ticket.result.then((r) => {
       entry.resolve({ tensors: r.tensors, queueMs: Math.max(0, r.startedAtEpochMs - toEpochMs(entry.enqueuedAt)), runMs: r.runMs });

@@ -109,6 +109,17 @@ function rawBytes(data: RawData): Uint8Array {
   return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 }
 
+/**
+ * Whether a received message's bytes span their whole ArrayBuffer.
+ * NOTE: then nothing else can view that memory: ws hands each message over and keeps no reference,
+ * so the tensors inside can be moved to a session thread without a copy. ws gives a large message
+ * a buffer of its own (it gathers the socket's chunks into one); a small one is often a slice of a
+ * chunk shared with other frames, and is copied (cheaply).
+ */
+function ownsBuffer(bytes: Uint8Array): boolean {
+  return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+}
+
 async function openServed(plan: LoadedPlan, workers: number, queue: number, log: (line: string) => void): Promise<Served> {
   const settled = await Promise.allSettled(Array.from({ length: workers }, () => openWorkerSession(plan.serverModel)));
   const sessions = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -252,7 +263,8 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
     send(conn, { type: 'hello-ok', protocolVersion: PROTOCOL_VERSION, planId: hello.planId, serverVersion: SERVER_VERSION, maxFrameBytes: s.plan.maxFrameBytes, workers: s.pool.workers, queue: s.pool.queueLimit });
   }
 
-  function onInfer(conn: Connection, frame: InferFrame, receivedAt: number): void {
+  /** `owned`: the frame's bytes are the whole buffer of a message no one else holds, so its tensors may be moved to a session thread. */
+  function onInfer(conn: Connection, frame: InferFrame, receivedAt: number, owned: boolean): void {
     const s = conn.served;
     const fail = (err: EdgesplitError, planId: string): void => {
       metrics.request(planId, err.code);
@@ -275,7 +287,7 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
     conn.inFlight.add(frame.requestId);
     pendingRequests++;
     const deadlineAt = frame.deadlineMs === undefined ? undefined : receivedAt + frame.deadlineMs;
-    s.pool.submit(tensors, { ...(deadlineAt !== undefined ? { deadlineAt } : {}), signal: conn.abort.signal }).then((r) => {
+    s.pool.submit(tensors, { ...(deadlineAt !== undefined ? { deadlineAt } : {}), signal: conn.abort.signal, owned }).then((r) => {
       metrics.timing(planId, r.queueMs, r.runMs);
       if (conn.ws.readyState !== WebSocket.OPEN) {
         metrics.request(planId, 'ERR_CONNECTION_LOST');
@@ -315,7 +327,7 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
       case 'hello':
         return onHello(conn, frame);
       case 'infer':
-        return onInfer(conn, frame, receivedAt);
+        return onInfer(conn, frame, receivedAt, ownsBuffer(bytes));
       case 'ping':
         return send(conn, { type: 'pong', t: frame.t });
       case 'pong':

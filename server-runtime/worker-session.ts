@@ -2,7 +2,7 @@
 // one server run in parallel while the main thread keeps serving sockets.
 import { Worker } from 'node:worker_threads';
 import { EdgesplitError, type ErrorCode } from '../shared/errors.ts';
-import type { WireTensor } from '../shared/protocol.ts';
+import { type WireTensor, TENSOR_DATA_ALIGN_BYTES } from '../shared/protocol.ts';
 import type { RunSession } from './session.ts';
 
 /** Main thread -> worker. */
@@ -37,7 +37,12 @@ export interface WorkerTicket {
 
 /** A RunSession in a worker thread. The worker runs what it is given in order, so a caller may hand it the next request before the current one ends. */
 export interface WorkerSession extends RunSession {
-  submit(tensors: readonly WireTensor[], deadlineEpochMs?: number): WorkerTicket;
+  /**
+   * Hand tensors to the worker. With `owned`, the buffers under the tensors' data belong to this
+   * request alone: they are moved to the worker without copying and are empty (detached) here
+   * afterwards. Otherwise the tensors are copied.
+   */
+  submit(tensors: readonly WireTensor[], deadlineEpochMs?: number, owned?: boolean): WorkerTicket;
   /** False once the worker thread has exited, whether closed or not. */
   readonly alive: boolean;
   /** Resolves with the exit code when the worker thread exits. */
@@ -50,6 +55,33 @@ export interface WorkerSession extends RunSession {
 const TSX_API = import.meta.resolve('tsx/esm/api');
 const WORKER_ENTRY = new URL('./worker.ts', import.meta.url).href;
 const BOOTSTRAP = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_ENTRY)}); });`;
+
+/** The distinct ArrayBuffers under the tensors' data, to move to a worker. */
+function buffersOf(tensors: readonly WireTensor[]): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const t of tensors) if (t.data.buffer instanceof ArrayBuffer) buffers.add(t.data.buffer);
+  return [...buffers];
+}
+
+/**
+ * The tensors copied into one new buffer, each at a multiple of TENSOR_DATA_ALIGN_BYTES, and that
+ * buffer to move to the worker.
+ * NOTE: one buffer, not one per tensor: a frame's tensors are usually a view into a larger buffer
+ * (a received message shared with other data), and structured cloning such a view would copy the
+ * whole buffer; aligned so the session views the bytes in place (see tensorView).
+ */
+function copied(tensors: readonly WireTensor[]): { moved: WireTensor[]; transfer: ArrayBuffer[] } {
+  const align = (n: number): number => Math.ceil(n / TENSOR_DATA_ALIGN_BYTES) * TENSOR_DATA_ALIGN_BYTES;
+  const buffer = new ArrayBuffer(tensors.reduce((sum, t) => sum + align(t.data.byteLength), 0));
+  let offset = 0;
+  const moved = tensors.map((t) => {
+    const data = new Uint8Array(buffer, offset, t.data.byteLength);
+    data.set(t.data);
+    offset += align(t.data.byteLength);
+    return { name: t.name, dtype: t.dtype, dims: [...t.dims], data };
+  });
+  return { moved, transfer: [buffer] };
+}
 
 /**
  * Start a worker thread holding one ONNX Runtime session (one intra-op thread) on `modelBytes`.
@@ -95,15 +127,13 @@ export function openWorkerSession(modelBytes: Uint8Array): Promise<WorkerSession
               return !exited;
             },
             exited: exitCode,
-            submit(tensors, deadlineEpochMs) {
+            submit(tensors, deadlineEpochMs, owned = false) {
               const id = nextId++;
               if (exited) return { result: Promise.reject(new EdgesplitError('ERR_INFERENCE_FAILED', 'the session worker has exited')), cancel: () => undefined };
-              // Copy each tensor into its own buffer and move that buffer: the received frame's
-              // buffer may hold other data (and structured cloning a view would copy all of it).
-              const owned = tensors.map((t) => ({ name: t.name, dtype: t.dtype, dims: [...t.dims], data: new Uint8Array(t.data) }));
+              const { moved, transfer } = owned ? { moved: tensors.map((t) => ({ ...t, dims: [...t.dims] })), transfer: buffersOf(tensors) } : copied(tensors);
               const result = new Promise<WorkerRun>((res, rej) => pending.set(id, { resolve: res, reject: rej }));
-              const request: WorkerRequest = { kind: 'run', id, tensors: owned, ...(deadlineEpochMs !== undefined ? { deadlineEpochMs } : {}) };
-              worker.postMessage(request, owned.map((t) => t.data.buffer));
+              const request: WorkerRequest = { kind: 'run', id, tensors: moved, ...(deadlineEpochMs !== undefined ? { deadlineEpochMs } : {}) };
+              worker.postMessage(request, transfer);
               return {
                 result,
                 cancel: () => {

@@ -81,3 +81,16 @@ test('a pool replaces a session whose worker exits and keeps serving on the othe
   }
   assert.equal(pool.liveSessions, 0);
 });
+
+test('owned tensors move to the worker without a copy (their buffer is detached here); others are copied and stay readable', async () => {
+  const s = sessions[0]!;
+  const frame = new Uint8Array(8 + SLOW_DIMS[0] * SLOW_DIMS[1] * 4);
+  const values = new Float32Array(frame.buffer, 8, SLOW_DIMS[0] * SLOW_DIMS[1]).fill(0.3);
+  const moved = wireTensor('h', 'float32', [...SLOW_DIMS], values);
+  const movedRun = await s.submit([moved], undefined, true).result;
+  assert.equal(frame.buffer.byteLength, 0, 'the owned buffer was transferred, not cloned');
+  const kept = input(0.3);
+  const keptRun = await s.submit([kept]).result;
+  assert.equal(kept.data.byteLength, SLOW_DIMS[0] * SLOW_DIMS[1] * 4, 'a tensor not owned stays readable');
+  assert.deepEqual([...tensorView({ dtype: 'float32', data: movedRun.tensors[0]!.data })], [...tensorView({ dtype: 'float32', data: keptRun.tensors[0]!.data })]);
+});
