@@ -3,7 +3,7 @@
 // malformed and oversized frames, overload, deadlines, disconnects, heartbeat, health and metrics.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type EdgesplitServer } from '../../server-runtime/server.ts';
+import { startServer, nativeUnmask, type EdgesplitServer } from '../../server-runtime/server.ts';
 import { type Frame, type WireTensor, PROTOCOL_VERSION, CLOSE_CODES, wireTensor, tensorView, encodeFrame } from '../../shared/protocol.ts';
 import { createSession } from '../../planner/onnx/session.ts';
 import { Rng } from '../../planner/util/rng.ts';
@@ -275,4 +275,9 @@ test('health and metrics over HTTP on the same port', async () => {
   for (const l of lines) assert.ok(text.split('\n').includes(l), `metrics lack '${l}':\n${text}`);
   assert.match(text, /^edgesplit_connections \d+$/m);
   assert.ok((snap.runMs.slow?.count ?? 0) >= 6);
+});
+
+test('ws unmasks received frames natively with bufferutil (prebuilt for linux-x64), unless WS_NO_BUFFER_UTIL is set', () => {
+  if (process.platform === 'linux' && process.arch === 'x64') assert.equal(nativeUnmask({}), true, 'bufferutil should load next to ws: reinstall with optional dependencies');
+  assert.equal(nativeUnmask({ WS_NO_BUFFER_UTIL: '1' }), false);
 });
