@@ -3,7 +3,7 @@
 // request beside the raw tensor bytes. Writes the 'server' section of docs/benchmarks.md.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,38 +78,61 @@ async function prepare(id: string, depth: number): Promise<Prepared> {
   };
 }
 
-// One raw session per thread, looping session.run on its own with no messages in between.
+// One raw session per thread, looping session.run on its own with no messages in between. It
+// reports the CPU time its thread spent in the loop (Linux schedstat, in ns; null elsewhere).
 const TSX_API = import.meta.resolve('tsx/esm/api');
 const SESSION_MODULE = new URL('../server-runtime/session.ts', import.meta.url).href;
 const RAW_WORKER = `
 const { workerData, parentPort } = require('node:worker_threads');
+const { readFileSync } = require('node:fs');
+const cpuNs = () => { try { return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]); } catch { return null; } };
 import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(SESSION_MODULE)}); }).then(async ({ openOrtSession }) => {
   const session = await openOrtSession(workerData.model, { intraOpThreads: 1 });
   for (let i = 0; i < 5; i++) await session.run(workerData.tensors);
   parentPort.postMessage('ready');
   parentPort.once('message', async () => {
+    const before = cpuNs();
     for (let i = 0; i < workerData.runs; i++) await session.run(workerData.tensors);
+    const after = cpuNs();
     await session.close();
-    parentPort.postMessage('done');
+    parentPort.postMessage(before === null || after === null ? null : after - before);
   });
 });`;
 
-/** Requests per second of SESSIONS raw sessions in parallel threads, `requests` runs in all. */
-async function rawThroughput(p: Prepared, requests: number): Promise<number> {
+/** Requests per second of SESSIONS raw sessions in parallel threads, `requests` runs in all, and their CPU time per run in ms (undefined off Linux). */
+async function rawThroughput(p: Prepared, requests: number): Promise<{ perSecond: number; cpuMsPerRun: number | undefined }> {
   const per = Math.ceil(requests / SESSIONS);
   const workers = Array.from({ length: SESSIONS }, (_, i) => new Worker(RAW_WORKER, { eval: true, workerData: { model: p.tail, tensors: p.inputs[i % p.inputs.length], runs: per } }));
   await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
   const t0 = performance.now();
-  const done = workers.map((w) => new Promise((r) => w.once('message', r)));
+  const done = workers.map((w) => new Promise<unknown>((r) => w.once('message', r)));
   for (const w of workers) w.postMessage('go');
-  await Promise.all(done);
+  const cpuNs = await Promise.all(done);
   const seconds = (performance.now() - t0) / 1000;
   await Promise.all(workers.map((w) => w.terminate()));
-  return (per * SESSIONS) / seconds;
+  const totalNs = cpuNs.reduce<number | undefined>((sum, ns) => (sum === undefined || typeof ns !== 'number' ? undefined : sum + ns), 0);
+  return { perSecond: (per * SESSIONS) / seconds, cpuMsPerRun: totalNs === undefined ? undefined : totalNs / 1e6 / (per * SESSIONS) };
+}
+
+/** CPU time in ms of every thread of process `pid` so far, and of its main thread (Linux schedstat), or undefined when it cannot be read. */
+async function processCpuMs(pid: number | undefined): Promise<{ all: number; main: number } | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    let all = 0;
+    let main = 0;
+    for (const tid of await readdir(`/proc/${pid}/task`)) {
+      const ns = Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0')).split(' ')[0]);
+      all += ns;
+      if (Number(tid) === pid) main = ns;
+    }
+    return { all: all / 1e6, main: main / 1e6 };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Start `edgesplit serve` in a child process; resolves with its URL and a stop function. */
-async function serve(p: Prepared): Promise<{ url: string; stop: () => Promise<void> }> {
+async function serve(p: Prepared): Promise<{ url: string; pid: number | undefined; stop: () => Promise<void> }> {
   const bin = fileURLToPath(new URL('../bin/edgesplit.js', import.meta.url));
   const child = spawn(process.execPath, [bin, 'serve', '--plan', p.planDir, '--port', '0', '--workers', String(SESSIONS), '--queue', String(CLIENTS * 2), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
@@ -127,6 +150,7 @@ async function serve(p: Prepared): Promise<{ url: string; stop: () => Promise<vo
   });
   return {
     url,
+    pid: child.pid,
     stop: () => new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
@@ -165,13 +189,27 @@ async function device(url: string, p: Prepared, tensors: WireTensor[], count: nu
   return { sentBytes: frame.byteLength, receivedBytes };
 }
 
-/** Requests per second through the server at `url` with CLIENTS devices, each with one request in flight. */
-async function serverThroughput(url: string, p: Prepared, requests: number): Promise<{ perSecond: number; sentBytes: number; receivedBytes: number }> {
+/**
+ * Requests per second through the server with CLIENTS devices, each with one request in flight;
+ * the server's CPU time per request (all its threads: socket thread, sessions, garbage collector;
+ * and its main thread, which serves the sockets) and the devices' (this process), in ms.
+ */
+async function serverThroughput(server: { url: string; pid: number | undefined }, p: Prepared, requests: number): Promise<{ perSecond: number; serverCpuMs: { all: number; main: number } | undefined; deviceCpuMs: number; sentBytes: number; receivedBytes: number }> {
   const per = Math.ceil(requests / CLIENTS);
+  const cpu0 = await processCpuMs(server.pid);
+  const device0 = process.cpuUsage();
   const t0 = performance.now();
-  const bytes = await Promise.all(p.inputs.map((t) => device(url, p, t, per)));
+  const bytes = await Promise.all(p.inputs.map((t) => device(server.url, p, t, per)));
   const seconds = (performance.now() - t0) / 1000;
-  return { perSecond: (per * CLIENTS) / seconds, sentBytes: bytes[0]!.sentBytes, receivedBytes: bytes[0]!.receivedBytes };
+  const deviceUs = process.cpuUsage(device0);
+  const cpu1 = await processCpuMs(server.pid);
+  const n = per * CLIENTS;
+  return {
+    perSecond: n / seconds,
+    serverCpuMs: cpu0 === undefined || cpu1 === undefined ? undefined : { all: (cpu1.all - cpu0.all) / n, main: (cpu1.main - cpu0.main) / n },
+    deviceCpuMs: (deviceUs.user + deviceUs.system) / 1000 / n,
+    sentBytes: bytes[0]!.sentBytes, receivedBytes: bytes[0]!.receivedBytes,
+  };
 }
 
 /** WebSocket framing bytes of a client (masked) or server message of `n` payload bytes. */
@@ -181,7 +219,9 @@ function wsHeaderBytes(n: number, masked: boolean): number {
 
 const loadBefore = loadavg()[0]!;
 const rows: Array<Array<string | number>> = [];
+const cpuRows: Array<Array<string | number>> = [];
 const wireRows: Array<Array<string | number>> = [];
+const ms = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(3));
 for (const c of CASES) {
   process.stderr.write(`bench:server ${c.id} at ${c.depth * 100}% ...\n`);
   const p = await prepare(c.id, c.depth);
@@ -191,16 +231,37 @@ for (const c of CASES) {
     const raws: number[] = [];
     const servers: number[] = [];
     const ratios: number[] = [];
-    let srv = { perSecond: 0, sentBytes: 0, receivedBytes: 0 };
+    const rawCpu: number[] = [];
+    const serverCpu: number[] = [];
+    const mainCpu: number[] = [];
+    const deviceCpu: number[] = [];
+    let srv = { sentBytes: 0, receivedBytes: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       const raw = await rawThroughput(p, c.requests);
-      srv = await serverThroughput(server.url, p, c.requests);
-      raws.push(raw);
-      servers.push(srv.perSecond);
-      ratios.push(srv.perSecond / raw);
-      process.stderr.write(`  round ${round + 1}: raw ${raw.toFixed(1)} req/s, server ${srv.perSecond.toFixed(1)} req/s\n`);
+      const run = await serverThroughput(server, p, c.requests);
+      srv = run;
+      raws.push(raw.perSecond);
+      servers.push(run.perSecond);
+      ratios.push(run.perSecond / raw.perSecond);
+      if (raw.cpuMsPerRun !== undefined) rawCpu.push(raw.cpuMsPerRun);
+      if (run.serverCpuMs !== undefined) {
+        serverCpu.push(run.serverCpuMs.all);
+        mainCpu.push(run.serverCpuMs.main);
+      }
+      deviceCpu.push(run.deviceCpuMs);
+      process.stderr.write(`  round ${round + 1}: raw ${raw.perSecond.toFixed(1)} req/s (${ms(raw.cpuMsPerRun)} ms CPU a run), server ${run.perSecond.toFixed(1)} req/s (${ms(run.serverCpuMs?.all)} ms CPU a request, ${ms(run.serverCpuMs?.main)} on its main thread; devices ${ms(run.deviceCpuMs)})\n`);
     }
     rows.push([p.label, SESSIONS, CLIENTS, median(raws).toFixed(1), median(servers).toFixed(1), median(ratios).toFixed(2), ratios.map((r) => r.toFixed(2)).join(', ')]);
+    const rawMs = rawCpu.length === ROUNDS ? median(rawCpu) : undefined;
+    const serverMs = serverCpu.length === ROUNDS ? median(serverCpu) : undefined;
+    const deviceMs = median(deviceCpu);
+    cpuRows.push([
+      p.label, ms(rawMs), ms(serverMs),
+      rawMs === undefined || serverMs === undefined ? '-' : `${ms(serverMs - rawMs)} (${(((serverMs - rawMs) / rawMs) * 100).toFixed(1)}%)`,
+      ms(mainCpu.length === ROUNDS ? median(mainCpu) : undefined),
+      ms(deviceMs),
+      rawMs === undefined || serverMs === undefined ? '-' : (rawMs / (serverMs + deviceMs)).toFixed(2),
+    ]);
     const rawBytes = p.crossingBytes + p.outputBytes;
     const wire = srv.sentBytes + wsHeaderBytes(srv.sentBytes, true) + srv.receivedBytes + wsHeaderBytes(srv.receivedBytes, false);
     wireRows.push([p.label, p.crossingBytes, p.outputBytes, srv.sentBytes, srv.receivedBytes, wire, `${(((wire - rawBytes) / rawBytes) * 100).toFixed(2)}%`]);
@@ -218,6 +279,11 @@ const markdown = [
   table(['plan (model at cut)', 'sessions', 'devices', 'raw session.run (req/s)', 'server (req/s)', 'ratio (median)', `ratios of the ${ROUNDS} rounds`], rows),
   '',
   `The machine's 1-minute load average was ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after the run: with other work on the same ${SESSIONS} cores the rounds scatter widely, so read the medians as rough.`,
+  '',
+  `CPU time per request, which other work on the machine disturbs far less than wall time (Linux schedstat of every thread; medians of the ${ROUNDS} rounds): a raw \`session.run\` of the server half; the server process for one request through it (its socket thread, session threads and garbage collection), what it spends beyond the run, and the part of that on the socket (main) thread; and the ${CLIENTS} devices of this benchmark, which run on the same cores. When both the raw and the server runs keep every core busy, the throughput ratio comes out near raw / (server + devices), the last column: the PP-OCR rows are CPU-bound this way, so what the devices and the server spend on moving 2 MB per request is what keeps them from the goal. The MLP's runs are too short to keep the cores busy on either side, so its ratio is not bound by that column.`,
+  '',
+  table(['plan (model at cut)', 'raw session.run (ms CPU)', 'server (ms CPU per request)', 'server beyond the run (ms)', 'of it, socket thread (ms)', 'devices (ms CPU per request)', 'raw / (server + devices)'], cpuRows),
+  '',
   'For a server half that runs in tens of microseconds (the MNIST MLP), the fixed cost of each request (socket reads and writes, the hand-over to the session thread and back, and here the devices themselves on the same cores) is larger than the run, so that row measures the socket path more than the sessions. For the PP-OCR recogniser every request moves about 2 MB (crossing tensor up, 6,625-class output down): masking, copying and loopback transfer of those bytes take CPU from the same cores the raw sessions have to themselves.',
   '',
   'Bytes on the wire per request: the infer frame up and the result frame down (msgpack), and with WebSocket framing, beside the raw tensor bytes.',
