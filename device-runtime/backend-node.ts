@@ -2,8 +2,7 @@
 // device runtime that imports onnxruntime-node.
 import * as ort from 'onnxruntime-node';
 import { EdgesplitError } from '../shared/errors.ts';
-import { isDtype } from '../shared/dtypes.ts';
-import type { DeviceBackend, DeviceSession, DeviceTensors, TensorData } from './backend.ts';
+import { type DeviceBackend, type DeviceSession, wrapOrtSession } from './backend.ts';
 
 /** Options of the onnxruntime-node backend. */
 export interface NodeBackendOptions {
@@ -32,33 +31,7 @@ export function nodeBackend(options: NodeBackendOptions = {}): DeviceBackend {
       } catch (cause) {
         throw new EdgesplitError('ERR_SESSION', `onnxruntime-node could not load the model (${modelBytes.byteLength} bytes): ${(cause as Error).message}. Check that the file is the plan's ONNX model.`, { cause });
       }
-      return wrapSession(session);
-    },
-  };
-}
-
-function wrapSession(session: ort.InferenceSession): DeviceSession {
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    async run(feeds: DeviceTensors): Promise<DeviceTensors> {
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.dtype, t.data, t.dims);
-      let result: ort.InferenceSession.ReturnType;
-      try {
-        result = await session.run(ortFeeds);
-      } catch (cause) {
-        throw new EdgesplitError('ERR_SESSION', `onnxruntime-node failed to run the model: ${(cause as Error).message}`, { cause });
-      }
-      const out: DeviceTensors = {};
-      for (const [name, t] of Object.entries(result)) {
-        if (!isDtype(t.type)) throw new EdgesplitError('ERR_SESSION', `output '${name}' has dtype '${t.type}', which edgesplit does not move. Expected one of the dtypes in shared/dtypes.ts.`, { details: { name, dtype: t.type } });
-        out[name] = { dtype: t.type, dims: [...t.dims], data: t.data as TensorData };
-      }
-      return out;
-    },
-    async release(): Promise<void> {
-      await session.release();
+      return wrapOrtSession(session, ort.Tensor, 'onnxruntime-node');
     },
   };
 }

@@ -2,8 +2,7 @@
 // only module of the device runtime that imports onnxruntime-web.
 import * as ort from 'onnxruntime-web/wasm';
 import { EdgesplitError } from '../shared/errors.ts';
-import { isDtype } from '../shared/dtypes.ts';
-import type { DeviceBackend, DeviceSession, DeviceTensors, TensorData } from './backend.ts';
+import { type DeviceBackend, type DeviceSession, wrapOrtSession } from './backend.ts';
 
 /** Options of the onnxruntime-web backend. */
 export interface WebBackendOptions {
@@ -37,33 +36,7 @@ export function webBackend(options: WebBackendOptions = {}): DeviceBackend {
       } catch (cause) {
         throw new EdgesplitError('ERR_SESSION', `onnxruntime-web could not load the model (${modelBytes.byteLength} bytes): ${(cause as Error).message}. Check that the file is the plan's ONNX model and that the wasm files are served at wasmPaths.`, { cause });
       }
-      return wrapSession(session);
-    },
-  };
-}
-
-function wrapSession(session: ort.InferenceSession): DeviceSession {
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    async run(feeds: DeviceTensors): Promise<DeviceTensors> {
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.dtype, t.data, t.dims);
-      let result: ort.InferenceSession.ReturnType;
-      try {
-        result = await session.run(ortFeeds);
-      } catch (cause) {
-        throw new EdgesplitError('ERR_SESSION', `onnxruntime-web failed to run the model: ${(cause as Error).message}`, { cause });
-      }
-      const out: DeviceTensors = {};
-      for (const [name, t] of Object.entries(result)) {
-        if (!isDtype(t.type)) throw new EdgesplitError('ERR_SESSION', `output '${name}' has dtype '${t.type}', which edgesplit does not move. Expected one of the dtypes in shared/dtypes.ts.`, { details: { name, dtype: t.type } });
-        out[name] = { dtype: t.type, dims: [...t.dims], data: t.data as TensorData };
-      }
-      return out;
-    },
-    async release(): Promise<void> {
-      await session.release();
+      return wrapOrtSession(session, ort.Tensor, 'onnxruntime-web');
     },
   };
 }
