@@ -3,8 +3,7 @@
 import { EdgesplitError } from '../shared/errors.ts';
 import { validatePlan } from '../shared/plan.ts';
 import { webBackend } from './backend-web.ts';
-import type { BackoffPolicy } from './backoff.ts';
-import { type Connect, type DeviceEvent, type RetryPolicy, DeviceCore } from './core.ts';
+import { type Connect, type LinkOptions, DeviceCore } from './core.ts';
 
 export { DeviceCore } from './core.ts';
 export type { DeviceEvent, InferResult, InferTiming, PredictedLatencyMs, RetryPolicy } from './core.ts';
@@ -12,13 +11,9 @@ export type { DeviceTensor, DeviceTensors, TensorData } from './backend.ts';
 export type { InferInput, InferInputs } from './tensors.ts';
 
 /** Options of `openBrowserRuntime`. */
-export interface BrowserRuntimeOptions {
+export interface BrowserRuntimeOptions extends Omit<LinkOptions, 'server'> {
   /** ws:// or wss:// URL of `edgesplit serve` (a page served over https needs wss://). */
   server: string;
-  token?: string;
-  deviceId?: string;
-  /** Fetch the server half too and run it in the page when the server cannot be reached. Default false. */
-  fallback?: boolean;
   /**
    * URL prefix (ending in '/') of onnxruntime-web's wasm files (`ort-wasm-simd-threaded.wasm`);
    * default: next to the bundle, where build-browser.ts copies them.
@@ -26,13 +21,6 @@ export interface BrowserRuntimeOptions {
   wasmPaths?: string;
   /** WebAssembly threads; default 1 (more need a cross-origin isolated page). */
   numThreads?: number;
-  backoff?: Partial<BackoffPolicy>;
-  retry?: Partial<RetryPolicy>;
-  requestTimeoutMs?: number;
-  deadlineMs?: number;
-  helloTimeoutMs?: number;
-  heartbeatMs?: number;
-  onEvent?: (event: DeviceEvent) => void;
 }
 
 async function fetchBytes(url: URL): Promise<Uint8Array> {

@@ -58,6 +58,12 @@ export type DeviceEvent =
   | { type: 'fallback'; requestId: number; code: ErrorCode }
   | { type: 'protocol-error'; error: EdgesplitError };
 
+/**
+ * The link and request options every edge (Node, browser) passes through to the core unchanged; their
+ * meanings and defaults are documented once, on DeviceCoreOptions.
+ */
+export type LinkOptions = Pick<DeviceCoreOptions, 'server' | 'token' | 'deviceId' | 'fallback' | 'backoff' | 'retry' | 'requestTimeoutMs' | 'deadlineMs' | 'helloTimeoutMs' | 'heartbeatMs' | 'onEvent'>;
+
 /** Options of `DeviceCore.create`. */
 export interface DeviceCoreOptions {
   /** plan.json's contents (parsed JSON); validated here with shared/plan.ts. */

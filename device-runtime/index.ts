@@ -7,14 +7,13 @@ import { EdgesplitError } from '../shared/errors.ts';
 import { type PlanManifest, maxFrameBytes, validatePlan } from '../shared/plan.ts';
 import type { DeviceBackend } from './backend.ts';
 import { nodeBackend } from './backend-node.ts';
-import type { BackoffPolicy } from './backoff.ts';
-import { type Connect, type DeviceEvent, type InferResult, type RetryPolicy, DeviceCore } from './core.ts';
+import { type Connect, type InferResult, type LinkOptions, DeviceCore } from './core.ts';
 import { type CpufreqResult, applyCpuFrequency, restoreCpuFrequency } from './cpufreq.ts';
 import type { InferInputs } from './tensors.ts';
 
 export type { DeviceBackend, DeviceSession, DeviceTensor, DeviceTensors, TensorData } from './backend.ts';
 export type { BackoffPolicy } from './backoff.ts';
-export type { DeviceEvent, InferResult, InferTiming, PredictedLatencyMs, RetryPolicy, SocketLike, Connect } from './core.ts';
+export type { DeviceEvent, InferResult, InferTiming, LinkOptions, PredictedLatencyMs, RetryPolicy, SocketLike, Connect } from './core.ts';
 export type { CpufreqResult, CpuFrequencyOutcome } from './cpufreq.ts';
 export type { InferInput, InferInputs } from './tensors.ts';
 export { DEFAULT_BACKOFF } from './backoff.ts';
@@ -23,36 +22,19 @@ export { applyCpuFrequency, readCpuFrequencies, restoreCpuFrequency } from './cp
 export { nodeBackend } from './backend-node.ts';
 
 /** Options of `DeviceRuntime.open`. */
-export interface DeviceRuntimeOptions {
-  /** ws:// or wss:// URL of `edgesplit serve`, e.g. 'ws://127.0.0.1:8765'. */
-  server: string;
-  /** Bearer token the server requires for this device. */
-  token?: string;
-  /** Sent in the hello and shown in the server's logs; default 'device-' and 8 random hex digits. */
-  deviceId?: string;
+export interface DeviceRuntimeOptions extends LinkOptions {
   /** Apply plan.operatingPoint.freqHz through cpufreq sysfs on open (restored on close). Default false. */
   applyFrequency?: boolean;
   /** The cpufreq sysfs root; default /sys/devices/system/cpu (tests point it elsewhere). */
   sysfsRoot?: string;
-  /** Run the server half (plan.server.file in the plan directory) locally when the server cannot be reached. Default false. */
-  fallback?: boolean;
   /** Intra-op threads of the device half; default 1. Ignored when `backend` is given. */
   threads?: number;
   /** Another ONNX Runtime backend (default onnxruntime-node). */
   backend?: DeviceBackend;
   /** PEM certificate(s) to trust for wss:// (a self-signed server certificate). */
   ca?: string | Uint8Array;
-  backoff?: Partial<BackoffPolicy>;
-  retry?: Partial<RetryPolicy>;
-  /** A request without a result this long after `infer` fails with ERR_DEADLINE_EXCEEDED; default 30000. */
-  requestTimeoutMs?: number;
-  /** Deadline sent with each request (the server drops it when still queued after this); default none. */
-  deadlineMs?: number;
-  helloTimeoutMs?: number;
-  /** Ping period; 0 disables; default 5000. */
-  heartbeatMs?: number;
+  /** Random numbers in [0, 1) for jitter; tests pin it. Default Math.random. */
   random?: () => number;
-  onEvent?: (event: DeviceEvent) => void;
 }
 
 async function readPlanFile(path: string): Promise<Uint8Array> {
