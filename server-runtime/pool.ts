@@ -2,14 +2,17 @@
 // that expire queued work, and cancellation of work whose device went away.
 import { EdgesplitError } from '../shared/errors.ts';
 import type { WireTensor } from '../shared/protocol.ts';
-import type { WorkerSession } from './worker-session.ts';
+import type { WorkerSession, ResultFrameSpec } from './worker-session.ts';
 
 /** Requests a session holds at once: the one it runs and the next one, handed over ahead of time. */
 export const SESSION_DEPTH = 2;
 
 /** What a finished request gives back. */
 export interface PoolResult {
+  /** The outputs in session order; empty when they come as `frame`. */
   tensors: WireTensor[];
+  /** The result frame encoded by the session's thread, when submitted with `resultFrame`. */
+  frame?: Uint8Array;
   /** Time from `submit` until a session started the request. */
   queueMs: number;
   /** Time the session took to run it. */
@@ -24,6 +27,8 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /** The buffers under the tensors' data belong to this request alone: they are moved to the session thread, not copied (see WorkerSession.submit). */
   owned?: boolean;
+  /** Have the session's thread encode the outputs as this request's result frame (PoolResult.frame); its queueMs counts from `submit`. */
+  resultFrame?: Omit<ResultFrameSpec, 'acceptedAtEpochMs'>;
 }
 
 interface Slot {
@@ -35,6 +40,7 @@ interface Slot {
 interface Entry {
   tensors: readonly WireTensor[];
   owned: boolean;
+  resultFrame: Omit<ResultFrameSpec, 'acceptedAtEpochMs'> | undefined;
   enqueuedAt: number;
   deadlineAt: number | undefined;
   settled: boolean;
@@ -122,7 +128,7 @@ export class SessionPool {
     }
     return new Promise<PoolResult>((resolve, reject) => {
       const entry: Entry = {
-        tensors, owned: options.owned ?? false, enqueuedAt: performance.now(), deadlineAt: options.deadlineAt, settled: false, cancel: undefined, cleanup: () => undefined,
+        tensors, owned: options.owned ?? false, resultFrame: options.resultFrame, enqueuedAt: performance.now(), deadlineAt: options.deadlineAt, settled: false, cancel: undefined, cleanup: () => undefined,
         resolve: (r) => {
           if (entry.settled) return;
           entry.settled = true;
@@ -189,10 +195,11 @@ export class SessionPool {
   private handOver(slot: Slot, entry: Entry): void {
     slot.assigned++;
     this.handedOver++;
-    const ticket = slot.session.submit(entry.tensors, entry.deadlineAt === undefined ? undefined : toEpochMs(entry.deadlineAt), entry.owned);
+    const ticket = slot.session.submit(entry.tensors, entry.deadlineAt === undefined ? undefined : toEpochMs(entry.deadlineAt), entry.owned,
+      entry.resultFrame && { ...entry.resultFrame, acceptedAtEpochMs: toEpochMs(entry.enqueuedAt) });
     entry.cancel = ticket.cancel;
     ticket.result.then((r) => {
-      entry.resolve({ tensors: r.tensors, queueMs: Math.max(0, r.startedAtEpochMs - toEpochMs(entry.enqueuedAt)), runMs: r.runMs });
+      entry.resolve({ tensors: r.tensors, ...(r.frame ? { frame: r.frame } : {}), queueMs: Math.max(0, r.startedAtEpochMs - toEpochMs(entry.enqueuedAt)), runMs: r.runMs });
     }, (e: unknown) => {
       entry.reject(e instanceof EdgesplitError && e.code === 'ERR_DEADLINE_EXCEEDED' ? this.deadlineError(entry) : e instanceof EdgesplitError ? e : new EdgesplitError('ERR_INFERENCE_FAILED', String(e)));
     }).finally(() => {

@@ -226,9 +226,10 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req));
   });
 
-  function send(conn: Connection, frame: Frame): void {
+  /** Send a frame, or the bytes of one already encoded (a result frame from a session's thread). */
+  function send(conn: Connection, frame: Frame | Uint8Array): void {
     if (conn.ws.readyState !== WebSocket.OPEN) return;
-    const bytes = encodeFrame(frame);
+    const bytes = frame instanceof Uint8Array ? frame : encodeFrame(frame);
     metrics.sentBytes += bytes.byteLength;
     conn.ws.send(bytes);
   }
@@ -303,14 +304,19 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
     conn.inFlight.add(frame.requestId);
     pendingRequests++;
     const deadlineAt = frame.deadlineMs === undefined ? undefined : receivedAt + frame.deadlineMs;
-    s.pool.submit(tensors, { ...(deadlineAt !== undefined ? { deadlineAt } : {}), signal: conn.abort.signal, owned }).then((r) => {
+    s.pool.submit(tensors, { ...(deadlineAt !== undefined ? { deadlineAt } : {}), signal: conn.abort.signal, owned, resultFrame: { requestId: frame.requestId, outputOrder: s.outputIndex } }).then((r) => {
       metrics.timing(planId, r.queueMs, r.runMs);
       if (conn.ws.readyState !== WebSocket.OPEN) {
         metrics.request(planId, 'ERR_CONNECTION_LOST');
         return;
       }
+      if (!r.frame) {
+        metrics.request(planId, 'ERR_INTERNAL');
+        send(conn, errorFrame(new EdgesplitError('ERR_INTERNAL', `the session of plan '${planId}' returned no result frame for request ${frame.requestId}. Please report this.`), frame.requestId));
+        return;
+      }
       metrics.request(planId, 'ok');
-      send(conn, { type: 'result', requestId: frame.requestId, tensors: s.outputIndex.map((i) => r.tensors[i]!), timing: { queueMs: r.queueMs, runMs: r.runMs } });
+      send(conn, r.frame);
     }, (e: unknown) => {
       const err = isEdgesplitError(e) ? e : new EdgesplitError('ERR_INFERENCE_FAILED', `running plan '${planId}' failed: ${e instanceof Error ? e.message : String(e)}`);
       metrics.request(planId, err.code);

@@ -5,9 +5,21 @@ import { EdgesplitError, type ErrorCode } from '../shared/errors.ts';
 import { type WireTensor, TENSOR_DATA_ALIGN_BYTES } from '../shared/protocol.ts';
 import type { RunSession } from './session.ts';
 
+/**
+ * Asks the worker to send a run's outputs back as the result frame to send to the device, encoded
+ * on its thread, instead of as tensors.
+ */
+export interface ResultFrameSpec {
+  requestId: number;
+  /** Session output positions in the order the frame carries them (the plan's server.outputs). */
+  outputOrder: readonly number[];
+  /** When the request was accepted (ms since the epoch): the frame's queueMs runs from here to the run's start. */
+  acceptedAtEpochMs: number;
+}
+
 /** Main thread -> worker. */
 export type WorkerRequest =
-  | { kind: 'run'; id: number; tensors: WireTensor[]; deadlineEpochMs?: number }
+  | { kind: 'run'; id: number; tensors: WireTensor[]; deadlineEpochMs?: number; resultFrame?: ResultFrameSpec }
   | { kind: 'cancel'; id: number }
   | { kind: 'close' };
 
@@ -15,14 +27,17 @@ export type WorkerRequest =
 export type WorkerReply =
   | { kind: 'ready'; inputNames: string[]; outputNames: string[] }
   | { kind: 'open-failed'; code: ErrorCode; message: string }
-  | { kind: 'done'; id: number; tensors: WireTensor[]; runMs: number; startedAtEpochMs: number }
+  | { kind: 'done'; id: number; tensors: WireTensor[]; frame?: Uint8Array; runMs: number; startedAtEpochMs: number }
   | { kind: 'failed'; id: number; code: ErrorCode; message: string }
   | { kind: 'expired'; id: number }
   | { kind: 'cancelled'; id: number };
 
 /** A run the worker finished: outputs, the session's own run time, and when it started (ms since the epoch). */
 export interface WorkerRun {
+  /** The outputs in session order; empty when they come as `frame`. */
   tensors: WireTensor[];
+  /** The encoded result frame, when the run was submitted with a ResultFrameSpec. */
+  frame?: Uint8Array;
   runMs: number;
   startedAtEpochMs: number;
 }
@@ -40,9 +55,10 @@ export interface WorkerSession extends RunSession {
   /**
    * Hand tensors to the worker. With `owned`, the buffers under the tensors' data belong to this
    * request alone: they are moved to the worker without copying and are empty (detached) here
-   * afterwards. Otherwise the tensors are copied.
+   * afterwards. Otherwise the tensors are copied. With `resultFrame`, the outputs come back as the
+   * encoded result frame (WorkerRun.frame).
    */
-  submit(tensors: readonly WireTensor[], deadlineEpochMs?: number, owned?: boolean): WorkerTicket;
+  submit(tensors: readonly WireTensor[], deadlineEpochMs?: number, owned?: boolean, resultFrame?: ResultFrameSpec): WorkerTicket;
   /** False once the worker thread has exited, whether closed or not. */
   readonly alive: boolean;
   /** Resolves with the exit code when the worker thread exits. */
@@ -127,12 +143,12 @@ export function openWorkerSession(modelBytes: Uint8Array): Promise<WorkerSession
               return !exited;
             },
             exited: exitCode,
-            submit(tensors, deadlineEpochMs, owned = false) {
+            submit(tensors, deadlineEpochMs, owned = false, resultFrame) {
               const id = nextId++;
               if (exited) return { result: Promise.reject(new EdgesplitError('ERR_INFERENCE_FAILED', 'the session worker has exited')), cancel: () => undefined };
               const { moved, transfer } = owned ? { moved: tensors.map((t) => ({ ...t, dims: [...t.dims] })), transfer: buffersOf(tensors) } : copied(tensors);
               const result = new Promise<WorkerRun>((res, rej) => pending.set(id, { resolve: res, reject: rej }));
-              const request: WorkerRequest = { kind: 'run', id, tensors: moved, ...(deadlineEpochMs !== undefined ? { deadlineEpochMs } : {}) };
+              const request: WorkerRequest = { kind: 'run', id, tensors: moved, ...(deadlineEpochMs !== undefined ? { deadlineEpochMs } : {}), ...(resultFrame ? { resultFrame } : {}) };
               worker.postMessage(request, transfer);
               return {
                 result,
@@ -161,7 +177,7 @@ export function openWorkerSession(modelBytes: Uint8Array): Promise<WorkerSession
           void worker.terminate();
           break;
         case 'done':
-          settle(reply.id)?.resolve({ tensors: reply.tensors, runMs: reply.runMs, startedAtEpochMs: reply.startedAtEpochMs });
+          settle(reply.id)?.resolve({ tensors: reply.tensors, ...(reply.frame ? { frame: reply.frame } : {}), runMs: reply.runMs, startedAtEpochMs: reply.startedAtEpochMs });
           break;
         case 'failed':
           settle(reply.id)?.reject(new EdgesplitError(reply.code, reply.message));

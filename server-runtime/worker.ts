@@ -2,6 +2,7 @@
 // and runs the requests posted by server-runtime/worker-session.ts one at a time, in order.
 import { parentPort, workerData } from 'node:worker_threads';
 import { EdgesplitError, isEdgesplitError } from '../shared/errors.ts';
+import { encodeFrame } from '../shared/protocol.ts';
 import { openOrtSession } from './session.ts';
 import type { WorkerReply, WorkerRequest } from './worker-session.ts';
 
@@ -37,6 +38,21 @@ try {
     const t0 = performance.now();
     session.run(request.tensors).then((tensors) => {
       const runMs = performance.now() - t0;
+      const spec = request.resultFrame;
+      if (spec) {
+        // NOTE: the result frame is encoded here, beside the session, not on the main thread that
+        // serves every device's socket: the copy of the outputs into the frame runs in parallel
+        // with other requests, and the main thread gets one buffer to send instead of the outputs
+        // plus a frame of the same size to allocate and fill.
+        const outputs = spec.outputOrder.flatMap((i) => tensors[i] ?? []);
+        if (outputs.length !== spec.outputOrder.length) {
+          reply({ kind: 'failed', id: request.id, code: 'ERR_INFERENCE_FAILED', message: `the result frame asks for outputs [${spec.outputOrder.join(', ')}] of a session with ${tensors.length} outputs` });
+          return;
+        }
+        const frame = encodeFrame({ type: 'result', requestId: spec.requestId, tensors: outputs, timing: { queueMs: Math.max(0, startedAtEpochMs - spec.acceptedAtEpochMs), runMs } });
+        reply({ kind: 'done', id: request.id, tensors: [], frame, runMs, startedAtEpochMs }, frame.buffer instanceof ArrayBuffer ? [frame.buffer] : []);
+        return;
+      }
       // Outputs own their buffers unless ONNX Runtime handed out views; copy those so transfer is safe.
       const owned = tensors.map((t) => (t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength ? t : { ...t, data: new Uint8Array(t.data) }));
       const transfer = owned.flatMap((t) => (t.data.buffer instanceof ArrayBuffer ? [t.data.buffer] : []));

@@ -6,7 +6,7 @@ import { openWorkerSession, type WorkerSession } from '../../server-runtime/work
 import { openOrtSession } from '../../server-runtime/session.ts';
 import { SessionPool } from '../../server-runtime/pool.ts';
 import { encodeModel } from '../../planner/onnx/model.ts';
-import { wireTensor, tensorView } from '../../shared/protocol.ts';
+import { wireTensor, tensorView, decodeFrame } from '../../shared/protocol.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { slowServer, SLOW_DIMS } from './fixtures.ts';
 
@@ -93,4 +93,28 @@ test('owned tensors move to the worker without a copy (their buffer is detached 
   const keptRun = await s.submit([kept]).result;
   assert.equal(kept.data.byteLength, SLOW_DIMS[0] * SLOW_DIMS[1] * 4, 'a tensor not owned stays readable');
   assert.deepEqual([...tensorView({ dtype: 'float32', data: movedRun.tensors[0]!.data })], [...tensorView({ dtype: 'float32', data: keptRun.tensors[0]!.data })]);
+});
+
+test('with a ResultFrameSpec the worker sends back the encoded result frame: request id, outputs and timing', async () => {
+  const s = sessions[1]!;
+  const acceptedAtEpochMs = performance.timeOrigin + performance.now() - 5;
+  const run = await s.submit([input(0.3)], undefined, false, { requestId: 41, outputOrder: [0], acceptedAtEpochMs }).result;
+  assert.equal(run.tensors.length, 0);
+  assert.ok(run.frame, 'a frame came back');
+  const frame = decodeFrame(run.frame);
+  assert.equal(frame.type, 'result');
+  if (frame.type !== 'result') return;
+  assert.equal(frame.requestId, 41);
+  assert.equal(frame.timing.runMs, run.runMs);
+  assert.equal(frame.timing.queueMs, run.startedAtEpochMs - acceptedAtEpochMs);
+  assert.ok(frame.timing.queueMs >= 5);
+  const plain = await s.submit([input(0.3)]).result;
+  assert.deepEqual(frame.tensors.map((t) => t.name), [plain.tensors[0]!.name]);
+  assert.deepEqual([...tensorView({ dtype: 'float32', data: frame.tensors[0]!.data })], [...tensorView({ dtype: 'float32', data: plain.tensors[0]!.data })]);
+});
+
+test('BAD CALL - a ResultFrameSpec naming an output the session does not have is ERR_INFERENCE_FAILED', async () => {
+  const e = await rejection(sessions[1]!.submit([input(0.3)], undefined, false, { requestId: 1, outputOrder: [0, 3], acceptedAtEpochMs: 0 }).result);
+  assert.equal(e.code, 'ERR_INFERENCE_FAILED');
+  assert.equal(e.message, 'the result frame asks for outputs [0, 3] of a session with 1 outputs');
 });
