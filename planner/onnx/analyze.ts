@@ -5,6 +5,7 @@ import { opsetVersion } from './model.ts';
 import { type GraphIndex, type TensorKind, indexGraph, modelGraph, nodeInputs, weightRoots } from './graph.ts';
 import { type InputShapes, type TensorInfo, inferShapes, weightInfo } from './shapes.ts';
 import { type UnknownOpPolicy, isKnownOp, nodeFlops, unsupportedOpError } from './flops.ts';
+import type { Feeds } from './session.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 
 /** Default of `maxCrossing`: a single stream, or a residual stream and its branch (or a mask). */
@@ -89,6 +90,11 @@ export interface AnalyzeOptions {
   unknownOps?: UnknownOpPolicy;
   /** Names the model in messages (a path or zoo id). */
   source?: string;
+  /**
+   * Known values of inputs, fed instead of sample data when shapes are inferred by running the model
+   * (see `inferShapes`). A tail half that reads a shape vector needs it: sample data feeds zeros.
+   */
+  inputValues?: Feeds;
 }
 
 /** The liveness schedule of a graph: what the analysis and the splitter both derive cut sets from. */
@@ -203,7 +209,7 @@ export async function analyzeModel(model: ModelProto, options: AnalyzeOptions = 
     unknown.add(n);
   }
 
-  const shapes = await inferShapes(model, index, options.inputShapes ?? {}, source);
+  const shapes = await inferShapes(model, index, options.inputShapes ?? {}, source, options.inputValues ?? {});
   const dimsOf = (name: string): readonly number[] | undefined => shapes.tensors.get(name)?.dims ?? weightInfo(index, name)?.dims;
 
   const rootsOf = new Map<number, string[]>();

@@ -144,24 +144,52 @@ function fromValueInfo(index: GraphIndex, inputShapes: InputShapes, names: strin
 }
 
 /**
+ * Check that every known input value names an input of the model and has its dtype and resolved
+ * dims; every problem is collected into one ERR_INPUT_SHAPE.
+ */
+function checkValues(index: GraphIndex, inputs: ReadonlyArray<{ name: string; dtype: Dtype; dims: number[] }>, values: Feeds, source: string): void {
+  const problems: string[] = [];
+  for (const [name, v] of Object.entries(values)) {
+    const input = inputs.find((i) => i.name === name);
+    if (!input) problems.push(`a value is given for '${name}', which is not an input of the model (its inputs: ${index.inputs.map((i) => `'${i}'`).join(', ')})`);
+    else if (v.dtype !== input.dtype || formatDims(v.dims) !== formatDims(input.dims)) problems.push(`the value given for input '${name}' is ${v.dtype}${formatDims(v.dims)}, expected ${input.dtype}${formatDims(input.dims)} (the input's dtype at the analysed shape)`);
+  }
+  if (problems.length > 0) throw new EdgesplitError('ERR_INPUT_SHAPE', `${source}: ${problems.join('; ')}. Give each known value at the input's dtype and shape.`, { details: { source, problems } });
+}
+
+/** The feeds of one shape-inference run: sample data, except the inputs with a known value at the run's dims. */
+function runFeeds(inputs: ReadonlyArray<{ name: string; dtype: Dtype; dims: number[] }>, values: Feeds): Feeds {
+  const feeds = sampleFeeds(inputs);
+  for (const { name, dims } of inputs) {
+    const v = values[name];
+    if (v && formatDims(v.dims) === formatDims(dims)) feeds[name] = v;
+  }
+  return feeds;
+}
+
+/**
  * Infer the dtype and concrete dims of every input and every activation, shape and derived-constant
  * tensor at the given input shapes (see `resolveInputShapes` for the defaults). A further run with
  * the dynamic input dims doubled finds which dims follow them; those stay symbolic in `symbolicDims`
  * (named like the input's dim when equal to it, else `<tensor>.dim<i>`).
- * NOTE: the runs feed `sampleFeeds` values; a shape that depends on input values (NonZero, a TopK
- * with a computed k) is the one of that sample.
+ * `values` gives inputs whose content decides shapes further on (a shape vector that crosses into a
+ * model's tail half): they are fed as given in every run at their dims, instead of sample data.
+ * NOTE: the other inputs get `sampleFeeds` values (zeros for integers); a shape that depends on
+ * input values (NonZero, a TopK with a computed k, a Reshape to a shape read from an input) is the
+ * one of that sample, so a model whose integer input is a shape vector needs its value in `values`.
  */
-export async function inferShapes(model: ModelProto, index: GraphIndex, given: InputShapes = {}, source = 'model'): Promise<ShapeResult> {
+export async function inferShapes(model: ModelProto, index: GraphIndex, given: InputShapes = {}, source = 'model', values: Feeds = {}): Promise<ShapeResult> {
   const inputShapes = resolveInputShapes(index, given, source);
   const names = wantedTensors(index);
   const declared = new Map(index.parts.inputs.map((vi) => [vi.name, valueInfoDims(vi) ?? []]));
+  const inputs = index.inputs.map((name) => ({ name, dtype: inputDtype(index, name, source), dims: inputShapes[name]! }));
+  checkValues(index, inputs, values, source);
   const dynamic = index.inputs.some((n) => declared.get(n)!.some((d) => typeof d !== 'number'));
   if (!dynamic) {
     const fromVi = fromValueInfo(index, inputShapes, names);
     if (fromVi) return { inputShapes, tensors: fromVi, source: 'value_info' };
   }
 
-  const inputs = index.inputs.map((name) => ({ name, dtype: inputDtype(index, name, source), dims: inputShapes[name]! }));
   const shapeText = index.inputs.map((n) => `${n}=${inputShapes[n]!.join(',')}`).join(' ');
   const existing = new Set(index.parts.outputs.map((o) => o.name));
   const probe = onnx.ModelProto.create({
@@ -176,11 +204,13 @@ export async function inferShapes(model: ModelProto, index: GraphIndex, given: I
   try {
     let first: Feeds;
     try {
-      first = await session.run(sampleFeeds(inputs));
+      first = await session.run(runFeeds(inputs, values));
     } catch (e) {
       if (!isEdgesplitError(e, 'ERR_SESSION')) throw e;
+      const zeroed = inputs.filter((i) => !values[i.name] && !i.dtype.startsWith('float')).map((i) => `'${i.name}'`);
+      const hint = zeroed.length > 0 ? ` Integer input${zeroed.length > 1 ? 's' : ''} ${zeroed.join(', ')} ${zeroed.length > 1 ? 'were' : 'was'} fed zeros: if one is a shape vector (the tail half of a split), analyse it with its real value (analyzeModel's inputValues).` : '';
       throw new EdgesplitError('ERR_INPUT_SHAPE',
-        `${source}: ONNX Runtime cannot run the model at input shape ${shapeText}: ${e.message.replace(/^ONNX Runtime failed to run the model: /, '').trim()}. Give a shape the model accepts, e.g. ${index.inputs.map((n) => exampleFlag(n, declared.get(n)!)).join(' ')}.`,
+        `${source}: ONNX Runtime cannot run the model at input shape ${shapeText}: ${e.message.replace(/^ONNX Runtime failed to run the model: /, '').trim()}. Give a shape the model accepts, e.g. ${index.inputs.map((n) => exampleFlag(n, declared.get(n)!)).join(' ')}.${hint}`,
         { cause: e, details: { source, inputShapes } });
     }
     for (const name of [...index.inputs, ...names]) {
@@ -201,7 +231,7 @@ export async function inferShapes(model: ModelProto, index: GraphIndex, given: I
       const bumped = inputs.map((i) => ({ ...i, dims: i.dims.map((d, k) => (dims.some((x) => x.input === i.name && x.axis === k) ? 2 * d : d)) }));
       let second: Feeds;
       try {
-        second = await session.run(sampleFeeds(bumped));
+        second = await session.run(runFeeds(bumped, values));
       } catch (e) {
         if (!isEdgesplitError(e, 'ERR_SESSION')) throw e;
         return false;

@@ -281,7 +281,12 @@ export async function emitPlan(mp: ModelProblem, decision: Decision, dir: string
   const tailBytes = encodeModel(tail);
   const shapes = mp.source.inputShapes;
   const headAnalysis = await analyzeModel(head, { inputShapes: Object.fromEntries(Object.entries(shapes).filter(([k]) => (head.graph?.input ?? []).some((i) => i.name === k))), source: DEVICE_FILE });
-  const tailAnalysis = await analyzeModel(tail, { inputShapes: Object.fromEntries(crossing.map((c) => [c.name, c.dims])), source: SERVER_FILE });
+  // NOTE: the tail is analysed on what the head really sends for a calibration input, not on sample
+  // data: a shape vector that crosses (an int64 width the tail reshapes to) must hold its real value,
+  // and sample data would feed zeros, which the tail's Reshape refuses.
+  const [probe] = await mp.source.sampleInputs(1, 1);
+  const sent = await withSessions([head], 'disabled', ([hs]) => hs!.run(Object.fromEntries(hs!.inputNames.map((name) => [name, probe![name]!]))));
+  const tailAnalysis = await analyzeModel(tail, { inputShapes: Object.fromEntries(crossing.map((c) => [c.name, c.dims])), inputValues: sent, source: SERVER_FILE });
   const emitted = emittedCosts(headAnalysis, tailAnalysis, crossing.reduce((a, c) => a + c.bytes, 0));
   const breakdown = repriceEmitted(mp.problem, decision, emitted);
   const optimizerBreakdown = costBreakdown(mp.problem, decision);

@@ -13,7 +13,6 @@ import type { PlanningProblem } from '../../planner/optimize/problem.ts';
 import { calibrate, writeMeasuredProfile, loadMeasuredProfile } from '../../planner/plan/calibrate.ts';
 import { emitPlan } from '../../planner/plan/emit.ts';
 import { buildProblem } from '../../planner/plan/problem.ts';
-import type { ModelAnalysis } from '../../planner/onnx/analyze.ts';
 import { loadPlanSource } from '../../planner/plan/source.ts';
 import { builtinProfile, type DeviceProfile, type ServerProfile } from '../../planner/profiles/profiles.ts';
 import { startServer } from '../../server-runtime/server.ts';
@@ -40,16 +39,10 @@ export type PredictedConfig = {
   pathLossDb: number;
 };
 
-/**
- * `k` interior cut indices spread over the model among the cuts where one activation tensor crosses.
- * NOTE: cuts where a shape vector crosses as well are left out: the emitter cannot yet re-analyse
- * such a server half of a pruned PP-OCR model (ERR_INPUT_SHAPE), and they are rare split choices.
- */
-function interiorCuts(analysis: ModelAnalysis, k: number): number[] {
-  const n = analysis.cuts.length;
-  const eligible = analysis.cuts.filter((c) => c.index > 0 && c.index < n - 1 && c.crossing.length === 1 && c.crossing[0]!.kind === 'activation').map((c) => c.index);
+/** Spread `k` interior cut indices of `n` cuts, away from the ends. */
+function interiorCuts(n: number, k: number): number[] {
   const out = new Set<number>();
-  for (let j = 0; j < k && eligible.length > 0; j++) out.add(eligible[Math.min(eligible.length - 1, Math.floor(((j + 0.5) / k) * eligible.length))]!);
+  for (let j = 0; j < k; j++) out.add(Math.min(n - 2, Math.max(1, Math.round(((j + 0.5) / k) * (n - 1)))));
   return [...out].sort((a, b) => a - b);
 }
 
@@ -114,7 +107,7 @@ export const predictedScenario: Scenario<PredictedConfig> = {
       const channel = { ...builtinProfile('channel', config.channel)!, pathLoss: dbToGain(config.pathLossDb) };
       const mp = await buildProblem(source, { device, channel, server, budgets: { latencyS: 1e3, energyJ: 1e3 }, gamma: 1, ratios: config.ratios, measured: { device: device.measuredLatency!, server: device.measuredLatency! } });
       const flopsProblem: PlanningProblem = { ...mp.problem, cuts: mp.problem.cuts.map(({ measuredHead: _h, measuredTail: _t, ...c }) => c) };
-      const cuts = interiorCuts(mp.levels[0]!.analysis, config.evaluationCuts);
+      const cuts = interiorCuts(mp.problem.cuts.length, config.evaluationCuts);
       const profiled = new Set(file.settings.cuts);
       const rows: Row[] = [];
       ctx.progress.start('plans on loopback', cuts.length * config.ratios.length);

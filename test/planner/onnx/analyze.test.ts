@@ -4,8 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeValueInfo } from '../../../planner/onnx/model.ts';
 import { analyzeModel, findCut } from '../../../planner/onnx/analyze.ts';
+import { splitModel } from '../../../planner/onnx/split.ts';
+import { createSession } from '../../../planner/onnx/session.ts';
+import { sampleFeeds } from '../../../planner/onnx/shapes.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
-import { flopsModel, reshapeModel, residualModel } from './fixtures.ts';
+import { flopsModel, reshapeModel, residualModel, shapeVectorModel } from './fixtures.ts';
 
 test('cut points of a residual graph: one tensor outside the block, two inside, both ends included', async () => {
   const a = await analyzeModel(residualModel());
@@ -100,4 +103,36 @@ test('BAD CALL - an input shape that does not fit is ERR_INPUT_SHAPE with the in
   await assert.rejects(analyzeModel(residualModel(), { inputShapes: { image: [1, 4] } }), expectShapeError(/'image' is not an input of the model \(its inputs: 'x'\)/));
   await assert.rejects(analyzeModel(reshapeModel()), expectShapeError(/input 'x' has declared dims \[batch,w\]: dim 1 \('w'\) is dynamic and only a batch dim defaults \(to 1\); give the shape, e\.g\. --input-shape x=1,32/));
   await assert.rejects(analyzeModel(reshapeModel(), { inputShapes: { x: [1, 6] } }), expectShapeError(/ONNX Runtime cannot run the model at input shape x=1,6: .*Give a shape the model accepts/));
+});
+
+test('a tail half that reads a shape vector is analysed with the value the head sends, and refused with a hint on sample data', async () => {
+  const model = shapeVectorModel();
+  const full = await analyzeModel(model, { inputShapes: { x: [2, 6, 4] } });
+  const shapeCuts = full.cuts.filter((c) => c.crossing.some((t) => t.kind === 'shape'));
+  assert.deepEqual(shapeCuts.map((c) => c.id), ['p3', 'p4', 'p5', 'p6', 'p7']);
+  for (const cut of shapeCuts) {
+    const { head, tail, crossing } = splitModel(model, cut, full);
+    const hs = await createSession(head);
+    const sent = await hs.run(sampleFeeds([{ name: 'x', dtype: 'float32', dims: [2, 6, 4] }]));
+    await hs.release();
+    const inputShapes = Object.fromEntries(crossing.map((c) => [c.name, c.dims]));
+    // Sample data feeds the shape vector zeros: Reshape(g, [-1, 6, 0]) copies a dim g does not have.
+    await assert.rejects(analyzeModel(tail, { inputShapes, source: 'server.onnx' }),
+      (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_INPUT_SHAPE' && /^server\.onnx: ONNX Runtime cannot run the model/.test(e.message) && /fed zeros: if one is a shape vector/.test(e.message), cut.id);
+    const a = await analyzeModel(tail, { inputShapes, inputValues: sent, source: 'server.onnx' });
+    assert.equal(a.totals.flops, cut.tailFlops, `${cut.id}: tail FLOPs`);
+    assert.equal(a.totals.paramBytes, cut.tailParamBytes, `${cut.id}: tail weight bytes`);
+    assert.deepEqual(a.outputs.map((o) => [o.name, o.dims]), [['y', [2, 6, 4]]], cut.id);
+  }
+});
+
+test('BAD CALL - a known input value of another dtype or shape, or for no input, is ERR_INPUT_SHAPE saying what was expected', async () => {
+  const model = shapeVectorModel();
+  const full = await analyzeModel(model, { inputShapes: { x: [1, 6, 4] } });
+  const { tail } = splitModel(model, findCut(full, 'p5'), full);
+  const inputShapes = { w: [1], f: [1, 24] };
+  await assert.rejects(analyzeModel(tail, { inputShapes, inputValues: { w: { dtype: 'int32', dims: [1], data: Int32Array.of(4) } }, source: 'server.onnx' }),
+    (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_INPUT_SHAPE' && e.message === "server.onnx: the value given for input 'w' is int32[1], expected int64[1] (the input's dtype at the analysed shape). Give each known value at the input's dtype and shape.");
+  await assert.rejects(analyzeModel(tail, { inputShapes, inputValues: { v: { dtype: 'int64', dims: [1], data: BigInt64Array.of(4n) } }, source: 'server.onnx' }),
+    (e: unknown) => e instanceof EdgesplitError && e.code === 'ERR_INPUT_SHAPE' && /a value is given for 'v', which is not an input of the model \(its inputs: 'w', 'f'\)/.test(e.message));
 });

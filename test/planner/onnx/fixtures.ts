@@ -104,3 +104,32 @@ export function maskModel(): ModelProto {
     initializers: [floatTensor('W', [4, 4], weights(rng, [4, 4]))],
   });
 }
+
+/**
+ * A shape vector taken early and used late: w = Shape(x)[2:3] (int64[1]) is read only by the final
+ * Reshape's target Concat([-1, 6], w), long after x is gone, so every cut from p3 to p6 sends w
+ * beside the activation. x[batch,6,4] -> r = Relu(x) -> h = r·W -> f = Reshape(h, [0, -1]) -> g = Relu(f)
+ * -> y = Reshape(g, [-1, 6, w]). Fed zeros for w, that Reshape fails (a 0 copies a dim g lacks).
+ */
+export function shapeVectorModel(): ModelProto {
+  const rng = new Rng(17);
+  return makeModel({
+    name: 'shape_vector',
+    nodes: [
+      makeNode('Shape', ['x'], ['s'], {}, 'shape'),
+      makeNode('Slice', ['s', 'starts', 'ends'], ['w'], {}, 'width'),
+      makeNode('Relu', ['x'], ['r'], {}, 'relu0'),
+      makeNode('MatMul', ['r', 'W'], ['h'], {}, 'mm'),
+      makeNode('Reshape', ['h', 'flat'], ['f'], {}, 'flatten'),
+      makeNode('Relu', ['f'], ['g'], {}, 'relu1'),
+      makeNode('Concat', ['lead', 'w'], ['target'], { axis: 0 }, 'target'),
+      makeNode('Reshape', ['g', 'target'], ['y'], {}, 'unflatten'),
+    ],
+    inputs: [makeValueInfo('x', 'float32', ['batch', 6, 4])],
+    outputs: [makeValueInfo('y', 'float32', ['batch', 6, 4])],
+    initializers: [
+      int64Tensor('starts', [1], [2]), int64Tensor('ends', [1], [3]), int64Tensor('flat', [2], [0, -1]), int64Tensor('lead', [2], [-1, 6]),
+      floatTensor('W', [4, 4], weights(rng, [4, 4])),
+    ],
+  });
+}

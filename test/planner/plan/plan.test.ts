@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { decodeModel, encodeModel, floatTensor, makeModel, makeNode, makeValueInfo, saveModel } from '../../../planner/onnx/model.ts';
-import { analyzeModel } from '../../../planner/onnx/analyze.ts';
+import { analyzeModel, findCut } from '../../../planner/onnx/analyze.ts';
 import { createSession, maxAbsDiff, type Feeds } from '../../../planner/onnx/session.ts';
 import { pruneStructured } from '../../../planner/prune/structured.ts';
 import { loadZooModel } from '../../../planner/zoo/index.ts';
@@ -20,6 +20,7 @@ import { parseBudgets } from '../../../planner/profiles/budgets.ts';
 import { run } from '../../../cli/commands/plan.ts';
 import { validatePlan } from '../../../shared/plan.ts';
 import { EdgesplitError } from '../../../shared/errors.ts';
+import { shapeVectorModel } from '../onnx/fixtures.ts';
 
 /** A device so slow per FLOP that the unpruned MNIST model misses 120 ms on it, and a 10 kHz uplink. */
 const SLOW_DEVICE = { kind: 'device', name: 'slow', description: 'test device', freqMin: '600 MHz', freqMax: '1.5 GHz', kappa: 1e-28, cyclesPerFlop: 1000, memory: '1 GiB' };
@@ -261,4 +262,39 @@ test('--refit re-fits the pruned levels: same decision, lower measured output di
   assert.ok(refit.verification.outputDistortion < plain.verification.outputDistortion / 2, `${refit.verification.outputDistortion} vs ${plain.verification.outputDistortion}`);
   assert.ok(refit.verification.composeMaxAbsDiff <= 1e-5 * refit.verification.composeScale);
   await checkFiles(refit);
+});
+
+test('a plan at a cut where a shape vector crosses beside the activation is emitted, priced on its halves and composes', async () => {
+  const dir = await tempDir();
+  const file = join(dir, 'shape-vector.onnx');
+  await saveModel(shapeVectorModel(), file);
+  const source = await loadPlanSource(file);
+  const mp = await buildProblem(source, { device: loadProfile('device', 'rpi4'), channel: loadProfile('channel', 'wifi'), server: loadProfile('server', 'desktop'), budgets: parseBudgets({ latency: '1 s', energy: '1 J' }), gamma: 1, ratios: [0] });
+  const analysis = mp.levels[0]!.analysis;
+  for (const id of ['p4', 'p7']) {
+    const cut = findCut(analysis, id);
+    assert.ok(cut.crossing.some((t) => t.kind === 'shape' && t.dtype === 'int64'), `${id} sends a shape vector`);
+    const r = await emitPlan(mp, { cutIndex: mp.problem.cuts.findIndex((c) => c.id === id), ratio: 0, powerW: 0.05, freqHz: 1.5e9 }, join(dir, id), { calibrationInputs: 2, profileNames: { device: 'rpi4', channel: 'wifi', server: 'desktop' }, gammaSource: 'test' });
+    assert.deepEqual(r.plan.split.crossing.map((c) => [c.name, c.dtype]), cut.crossing.map((c) => [c.name, c.dtype]));
+    assert.equal(r.emitted.tailFlops, cut.tailFlops, `${id}: the server half's FLOPs, analysed on what the head sends`);
+    assert.equal(r.emitted.crossingBytes, cut.crossingBytes);
+    assert.equal(r.verification.composeMaxAbsDiff, 0);
+    await checkFiles(r);
+    assert.equal(await composeAgainst(r.dir, encodeModel(shapeVectorModel()), await source.sampleInputs(2, 3)), 0);
+  }
+});
+
+test('ppocr-rec pruned at 0.5: a plan at p398, where a shape vector crosses beside two activations, is emitted and composes', async () => {
+  const dir = await tempDir();
+  const source = await loadPlanSource('ppocr-rec');
+  const mp = await buildProblem(source, { device: loadProfile('device', 'jetson-orin-nano'), channel: loadProfile('channel', 'lte'), server: loadProfile('server', 'desktop'), budgets: parseBudgets({ latency: '10 s', energy: '1 J' }), gamma: 1, ratios: [0, 0.5] });
+  const level = mp.levels[1]!;
+  const cut = findCut(level.analysis, 'p398');
+  assert.ok(cut.crossing.some((t) => t.kind === 'shape'), 'p398 sends a shape vector');
+  const r = await emitPlan(mp, { cutIndex: mp.problem.cuts.findIndex((c) => c.id === 'p398'), ratio: 0.5, powerW: 0.2, freqHz: 1.5e9 }, join(dir, 'plan'), { calibrationInputs: 2, profileNames: { device: 'jetson-orin-nano', channel: 'lte', server: 'desktop' }, gammaSource: 'test' });
+  assert.equal(r.emitted.tailFlops, cut.tailFlops);
+  assert.equal(r.emitted.headFlops, cut.headFlops);
+  assert.ok(r.verification.composeMaxAbsDiff <= 1e-5 * r.verification.composeScale);
+  await checkFiles(r);
+  assert.ok(await composeAgainst(r.dir, encodeModel(level.model), await source.sampleInputs(2, 4)) <= 1e-5);
 });
