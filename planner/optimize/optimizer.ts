@@ -105,13 +105,15 @@ const INFEASIBLE_INNER: InnerSolution = Object.freeze({ feasible: false, energyJ
  * increasing in t1 and bisection on its sign finds the optimum. t1 lies in
  * [a / f_max, min(a / f_min, T - bits / r(p_max))]: f_max bounds t1 from below, and beyond
  * a / f_min the CPU cannot slow down further, so more time only helps the radio.
+ * `bandwidthHz` is the uplink's bandwidth, the problem's channel's unless given: the multi-device
+ * plan prices one device's cut at many shares of a band through the one cost model of its problem.
  */
-export function solveInner(model: CostModel, q: CutCosts): InnerSolution {
+export function solveInner(model: CostModel, q: CutCosts, bandwidthHz = model.problem.channel.bandwidthHz): InnerSolution {
   const { device, channel, budgets } = model.problem;
   const T = budgets.latencyS - q.serverS - q.roundTripS;
   const a = q.cycles;
   const bits = q.bits;
-  const B = channel.bandwidthHz;
+  const B = bandwidthHz;
   const N0 = channel.noiseDensityWPerHz;
   const g = model.gain;
   const kappa = device.kappa;

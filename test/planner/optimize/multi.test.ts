@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../../planner/util/rng.ts';
-import { type Candidate, type MultiDeviceProblem, deviceCandidates, planMultiEqualShare, planMultiIlp, planMultiIndependent } from '../../../planner/optimize/multi.ts';
+import { type Candidate, type MultiDeviceProblem, deviceCandidates, paretoCandidates, planMultiEqualShare, planMultiIlp, planMultiIndependent } from '../../../planner/optimize/multi.ts';
 import type { PlanningProblem } from '../../../planner/optimize/problem.ts';
 import { randomProblem } from '../../../planner/optimize/synthetic.ts';
 import { rejects } from './helpers.ts';
@@ -82,4 +82,27 @@ test('each candidate needs the least bandwidth that meets its budgets', () => {
 
 test('BAD CALL - a multi-device problem without devices or capacity', () => {
   rejects(() => planMultiIlp({ devices: [], bandwidthHz: -1, serverPeriodS: 0 }), 'ERR_PROBLEM_INVALID', 'devices: expected at least one device', 'bandwidthHz: expected a positive frequency, got -1', 'serverPeriodS: expected a positive time, got 0');
+});
+
+test('paretoCandidates drops exactly the candidates another one matches or beats in distortion, bandwidth and server time', () => {
+  const c = (cutIndex: number, distortion: number, bandwidthHz: number, serverS: number): Candidate => ({ deviceIndex: 0, cutIndex, ratio: distortion, distortion, bandwidthHz, serverS });
+  const kept = paretoCandidates([c(0, 0, 5e6, 0.01), c(1, 0, 6e6, 0.01), c(2, 0, 4e6, 0.02), c(3, 0.1, 1e6, 0.01), c(4, 0.1, 1e6, 0.01), c(5, 0.2, 2e6, 0.001), c(6, 0.3, 5e6, 0.02)]);
+  // 1 is beaten by 0 (more band), 4 repeats 3, 6 is beaten by 3 (more of everything).
+  assert.deepEqual(kept.map((k) => k.cutIndex).sort(), [0, 2, 3, 5]);
+  assert.deepEqual(paretoCandidates([]), []);
+});
+
+test('the integer program over the undominated candidates keeps the optimum of all of them on a 200-cut device fleet', () => {
+  const rng = new Rng(41);
+  const devs = Array.from({ length: 3 }, () => ({ ...randomProblem(rng, { blocks: 200, budgetScale: [3, 6], memoryBudgetChance: 0, discreteChance: 0 }), ratios: { kind: 'continuous' as const, maxRatio: 0.6 } }));
+  const levels = [0, 0.2, 0.4, 0.6];
+  const all = devs.map((p, i) => deviceCandidates(p, i, 20e6, levels));
+  assert.ok(all.every((cs) => cs.length > 0) && all.some((cs) => paretoCandidates(cs).length < cs.length / 4), 'the fleet has many dominated candidates');
+  const alone = planMultiIndependent({ devices: devs, bandwidthHz: 20e6, serverPeriodS: 10, levels });
+  const mp: MultiDeviceProblem = { devices: devs, bandwidthHz: Math.max(1e5, alone.bandwidthUsedHz * 0.5), serverPeriodS: Math.max(1e-4, alone.serverUsedS * 0.5), levels };
+  const ilp = planMultiIlp(mp);
+  const brute = bruteForce(mp);
+  // Half the band and server the devices want alone: sharing costs distortion (0.398 here).
+  assert.ok(ilp.feasible && ilp.totalDistortion > 0, `the shared capacity should bind: ${ilp.reason ?? ilp.totalDistortion}`);
+  assert.ok(Math.abs(ilp.totalDistortion - brute) <= 1e-9 * Math.max(1, brute), `program ${ilp.totalDistortion}, brute force ${brute}`);
 });
