@@ -66,6 +66,8 @@ export interface WrittenPlan extends PlanManifest {
     rateBitPerS: number;
     deviceLatencyFrom: 'measured profile' | 'FLOPs x cycles per FLOP';
     pricedOn: string;
+    /** True when the whole model runs on the device: priced with nothing sent and no round trip, the result staying on the device. */
+    fullyOnDevice: boolean;
     emitted: EmittedCosts;
     optimizer: { latencyMs: number; energyJ: number; memoryBytes: number };
   };
@@ -119,13 +121,15 @@ function ms(seconds: number): number {
  * The decision priced through the optimizer's cost model on the emitted halves: a one-cut problem
  * whose FLOPs, weight bytes, peak activations and crossing bytes are those analysed from
  * device.onnx and server.onnx, and whose measured latencies (if any) are the problem's at this level.
+ * A cut the problem prices as sending nothing (the whole model on the device: the result stays
+ * there) sends nothing here either, whatever the Identity server half would pass on.
  */
 export function repriceEmitted(problem: PlanningProblem, decision: Decision, emitted: EmittedCosts): CostBreakdown {
   const original = problem.cuts[decision.cutIndex]!;
   const q = cutAt(original, decision.ratio);
   const cut: Cut = {
     id: original.id,
-    crossingBytes: emitted.crossingBytes,
+    crossingBytes: original.crossingBytes > 0 ? emitted.crossingBytes : 0,
     prunableShare: 0,
     points: [{ ratio: 0, headFlops: emitted.headFlops, tailFlops: emitted.tailFlops, headParamBytes: emitted.headParamBytes, headPeakActivationBytes: emitted.headPeakActivationBytes }],
     ...(q.measuredHeadS !== undefined ? { measuredHead: [{ ratio: 0, latencyS: q.measuredHeadS }] } : {}),
@@ -289,6 +293,7 @@ export async function emitPlan(mp: ModelProblem, decision: Decision, dir: string
   const tailAnalysis = await analyzeModel(tail, { inputShapes: Object.fromEntries(crossing.map((c) => [c.name, c.dims])), inputValues: sent, source: SERVER_FILE });
   const emitted = emittedCosts(headAnalysis, tailAnalysis, crossing.reduce((a, c) => a + c.bytes, 0));
   const breakdown = repriceEmitted(mp.problem, decision, emitted);
+  const onDevice = decision.cutIndex === mp.problem.cuts.length - 1 && breakdown.crossingBytes === 0;
   const optimizerBreakdown = costBreakdown(mp.problem, decision);
   if (breakdown.violated.length > 0) {
     throw new EdgesplitError('ERR_INFEASIBLE', `the emitted halves break the ${breakdown.violated.join(' and ')} budget${breakdown.violated.length > 1 ? 's' : ''} that the optimizer's figures met (latency ${ms(breakdown.latency.totalS)} ms, energy ${round(breakdown.energy.totalJ)} J, memory ${Math.round(breakdown.memory.totalBytes)} bytes). Nothing was written; loosen the budgets a little or plan with other pruning levels.`, { details: { violated: breakdown.violated } });
@@ -325,6 +330,7 @@ export async function emitPlan(mp: ModelProblem, decision: Decision, dir: string
       rateBitPerS: round(b.rateBitPerS),
       deviceLatencyFrom: breakdown.deviceCycles > 0 && mp.problem.cuts[decision.cutIndex]!.measuredHead ? 'measured profile' : 'FLOPs x cycles per FLOP',
       pricedOn: 'the emitted device.onnx and server.onnx (their FLOPs, weight bytes, peak activations and crossing bytes)',
+      fullyOnDevice: onDevice,
       emitted,
       optimizer: { latencyMs: ms(optimizerBreakdown.latency.totalS), energyJ: round(optimizerBreakdown.energy.totalJ), memoryBytes: Math.round(optimizerBreakdown.memory.totalBytes) },
     },

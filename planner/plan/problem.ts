@@ -78,13 +78,17 @@ export interface ProblemOptions {
   onProgress?: (message: string) => void;
 }
 
-/** The problem's cut from one analysis cut and its counterparts at each level. */
-function toCut(base: AnalysisCut, levels: readonly PruneLevel[], prunableShare: number): Cut {
+/**
+ * The problem's cut from one analysis cut and its counterparts at each level. The last cut (the
+ * whole model on the device) sends nothing: the result stays on the device, so it is priced with
+ * no transmission, no server time and no round trip.
+ */
+function toCut(base: AnalysisCut, levels: readonly PruneLevel[], prunableShare: number, last: boolean): Cut {
   return {
     id: base.id,
     // NOTE: the optimizer takes one crossing size per cut; the unpruned size is used, an upper
     // bound (pruning only narrows tensors). The emitter reprices with the real crossing bytes.
-    crossingBytes: base.crossingBytes,
+    crossingBytes: last ? 0 : base.crossingBytes,
     prunableShare,
     points: levels.map((level) => {
       const c = level.analysis.cuts.find((x) => x.id === base.id);
@@ -205,7 +209,7 @@ export async function buildProblem(source: PlanSource, options: ProblemOptions):
   // NOTE: the share of FLOPs that pruning removes per unit ratio, from the largest level; the
   // optimizer only uses it to scale a single-point series, which these cuts never have.
   const prunableShare = top.ratio > 0 ? Math.min(1, Math.max(0, (1 - top.analysis.totals.flops / base.totals.flops) / top.ratio)) : 0;
-  const cuts = base.cuts.map((c) => toCut(c, levels, prunableShare));
+  const cuts = base.cuts.map((c, i) => toCut(c, levels, prunableShare, i === base.cuts.length - 1));
   // NOTE: distortion must not fall as the ratio grows (the optimizer's bisection relies on it);
   // the running maximum keeps the table monotone should a level ever measure below the one before.
   let running = 0;

@@ -107,7 +107,10 @@ test('predicted figures are the cost model applied to the emitted sub-models\' r
   const ha = await analyzeModel(head, { inputShapes: { x: [1, 784] } });
   const crossing = r.plan.split.crossing;
   const ta = await analyzeModel(tail, { inputShapes: Object.fromEntries(crossing.map((c) => [c.name, c.dims])) });
-  const crossingBytes = crossing.reduce((a, c) => a + 4 * c.dims.reduce((x, y) => x * y, 1), 0);
+  // The whole model on the device keeps its result there: nothing is sent at the last cut.
+  const onDevice = r.decision.cutIndex === r.problem.problem.cuts.length - 1;
+  assert.equal(r.plan.predicted.fullyOnDevice, onDevice);
+  const crossingBytes = onDevice ? 0 : crossing.reduce((a, c) => a + 4 * c.dims.reduce((x, y) => x * y, 1), 0);
   // The system model's formulas written out here, independently of the optimizer's module.
   const dev = loadProfile('device', 'rpi4');
   const ch = loadProfile('channel', 'lte');
@@ -115,14 +118,14 @@ test('predicted figures are the cost model applied to the emitted sub-models\' r
   const { powerW, freqHz } = r.decision;
   const deviceS = (dev.cyclesPerFlop * ha.totals.flops) / freqHz;
   const rate = ch.bandwidthHz * Math.log2(1 + (powerW * ch.pathLoss) / (ch.noiseDensityWPerHz * ch.bandwidthHz));
-  const transmitS = (8 * crossingBytes) / rate;
+  const transmitS = crossingBytes > 0 ? (8 * crossingBytes) / rate : 0;
   const serverS = ta.totals.flops > 0 ? ta.totals.flops / srv.flopsPerS + srv.overheadS : 0;
   const p = r.plan.predicted;
   const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) <= 1e-5 * Math.max(Math.abs(b), 1e-12), `${what}: ${a} vs ${b}`);
   close(p.latencyMs.device, deviceS * 1e3, 'device ms');
   close(p.latencyMs.transmit, transmitS * 1e3, 'transmit ms');
   close(p.latencyMs.server, serverS * 1e3, 'server ms');
-  close(p.latencyMs.roundTrip, ch.roundTripS * 1e3, 'round trip ms');
+  close(p.latencyMs.roundTrip, crossingBytes > 0 ? ch.roundTripS * 1e3 : 0, 'round trip ms');
   close(p.energyJ.device, dev.kappa * dev.cyclesPerFlop * ha.totals.flops * freqHz ** 2, 'device J');
   close(p.energyJ.transmit, powerW * transmitS, 'transmit J');
   close(p.memoryBytes, ha.totals.paramBytes + ha.cuts.at(-1)!.headPeakActivationBytes, 'memory bytes');
@@ -185,7 +188,9 @@ test('edgesplit plan CLI: --json prints the plan, usage errors exit 2, infeasibl
   const human = capture();
   assert.equal(await run(['mnist-mlp', '--device', 'rpi4', '--channel', 'lte', '--latency', '50ms', '--energy', '8uJ', '--calib', '4', '--out', join(dir, 'human')], human.io), 0);
   assert.match(human.out(), /^  split      cut p\d+ \(\d+ of 5\); crossing .+: \d+ B$/m);
-  assert.match(human.out(), /^  latency    [\d.]+ ms = device [\d.]+ .s \+ transmit [\d.]+ ms \+ server .+ \+ round trip 30 ms   \(budget 50 ms\)$/m);
+  // The whole model on the device at the lowest clock: nothing is sent, no server time, no round trip.
+  assert.match(human.out(), /^  split      cut p5 \(5 of 5\); crossing logits\.crossing float32\[1,10\]: 0 B$/m);
+  assert.match(human.out(), /^  latency    [\d.]+ .s = device [\d.]+ .s \+ transmit 0 s \+ server 0 s \+ round trip 0 s   \(budget 50 ms\)$/m);
   assert.match(human.out(), /^  energy     [\d.]+ µJ = device .+\(budget 8 µJ\)$/m);
   assert.match(human.out(), /^  on-server    infeasible \(energy\)$/m);
   assert.match(human.out(), new RegExp(`^  ${join(dir, 'human', 'device.onnx').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}  sha256 [0-9a-f]{64}$`, 'm'));
