@@ -82,7 +82,9 @@ test('graceful shutdown: in-flight and queued work finishes, new work is refused
   await c.hello({ planId: 'slow', serverSha256: slow.serverSha256 });
   c.send({ type: 'infer', requestId: 1, tensors: [slowInput()] });
   c.send({ type: 'infer', requestId: 2, tensors: [slowInput()] });
-  while (server.metrics().queueDepth.slow !== 1) await new Promise((r) => setTimeout(r, 5));
+  // Both requests must be accepted (running, handed to the session ahead, queued or done) before close.
+  const accepted = (): number => { const m = server.metrics(); return (m.inFlight.slow ?? 0) + (m.queueDepth.slow ?? 0) + (m.requests.slow?.ok ?? 0); };
+  for (const until = Date.now() + 20_000; accepted() < 2; await new Promise((r) => setTimeout(r, 5))) assert.ok(Date.now() < until, `requests 1 and 2 not accepted within 20 s: ${JSON.stringify(server.metrics())}`);
   const closing = server.close();
   const ready = await fetch(`http://127.0.0.1:${server.port}/health/ready`);
   assert.equal(ready.status, 503, 'not ready while shutting down');
