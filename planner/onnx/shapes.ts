@@ -208,7 +208,7 @@ export async function inferShapes(model: ModelProto, index: GraphIndex, given: I
     } catch (e) {
       if (!isEdgesplitError(e, 'ERR_SESSION')) throw e;
       const zeroed = inputs.filter((i) => !values[i.name] && !i.dtype.startsWith('float')).map((i) => `'${i.name}'`);
-      const hint = zeroed.length > 0 ? ` Integer input${zeroed.length > 1 ? 's' : ''} ${zeroed.join(', ')} ${zeroed.length > 1 ? 'were' : 'was'} fed zeros: if one is a shape vector (the tail half of a split), analyse it with its real value (analyzeModel's inputValues).` : '';
+      const hint = zeroed.length > 0 ? ` Input${zeroed.length > 1 ? 's' : ''} ${zeroed.join(', ')} ${zeroed.length > 1 ? 'were' : 'was'} fed zeros (the sample data for integer and bool inputs): if one is a shape vector (the tail half of a split), analyse the model with its real value (analyzeModel's inputValues).` : '';
       throw new EdgesplitError('ERR_INPUT_SHAPE',
         `${source}: ONNX Runtime cannot run the model at input shape ${shapeText}: ${e.message.replace(/^ONNX Runtime failed to run the model: /, '').trim()}. Give a shape the model accepts, e.g. ${index.inputs.map((n) => exampleFlag(n, declared.get(n)!)).join(' ')}.${hint}`,
         { cause: e, details: { source, inputShapes } });

@@ -191,8 +191,9 @@ export function paretoCandidates(cands: readonly Candidate[]): Candidate[] {
 
 /**
  * The joint multi-device plan: a binary program with one variable per (device, cut, level) that
- * no other of the device's candidates dominates (`paretoCandidates`), minimising the total distortion bound, one candidate per device, within the band and the
- * server period. Infeasible when some device has no candidate or no combination fits.
+ * no other of the device's candidates dominates (`paretoCandidates`), minimising the total
+ * distortion bound, one candidate per device, within the band and the server period. Infeasible
+ * when some device has no candidate or no combination fits.
  */
 export function planMultiIlp(mp: MultiDeviceProblem): MultiResult {
   validate(mp);

@@ -286,7 +286,7 @@ export async function emitPlan(mp: ModelProblem, decision: Decision, dir: string
   const shapes = mp.source.inputShapes;
   const headAnalysis = await analyzeModel(head, { inputShapes: Object.fromEntries(Object.entries(shapes).filter(([k]) => (head.graph?.input ?? []).some((i) => i.name === k))), source: DEVICE_FILE });
   // NOTE: the tail is analysed on what the head really sends for a calibration input, not on sample
-  // data: a shape vector that crosses (an int64 width the tail reshapes to) must hold its real value,
+  // data: a shape vector that crosses (an integer width the tail reshapes to) must hold its real value,
   // and sample data would feed zeros, which the tail's Reshape refuses.
   const [probe] = await mp.source.sampleInputs(1, 1);
   const sent = await withSessions([head], 'disabled', ([hs]) => hs!.run(Object.fromEntries(hs!.inputNames.map((name) => [name, probe![name]!]))));
