@@ -94,3 +94,12 @@ export class TestClient {
     await this.closed;
   }
 }
+
+/** Poll `condition` every 5 ms; fail with `what` (and the last state `describe` gives) after `timeoutMs`. */
+export async function waitUntil(condition: () => boolean, what: string, describe: () => unknown = () => '', timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}: ${JSON.stringify(describe())}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -12,7 +12,7 @@ import { startServer } from '../../server-runtime/server.ts';
 import { loadTokens } from '../../server-runtime/auth.ts';
 import { CLOSE_CODES, wireTensor } from '../../shared/protocol.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
-import { TestClient } from './client.ts';
+import { TestClient, waitUntil } from './client.ts';
 import { type PlanDir, mlpHalves, slowHalves, bigHalves, writePlanDir, removeDirs, SLOW_DIMS, BIG_ELEMENTS } from './fixtures.ts';
 
 let mlp: PlanDir;
@@ -83,8 +83,7 @@ test('graceful shutdown: in-flight and queued work finishes, new work is refused
   c.send({ type: 'infer', requestId: 1, tensors: [slowInput()] });
   c.send({ type: 'infer', requestId: 2, tensors: [slowInput()] });
   // Both requests must be accepted (running, handed to the session ahead, queued or done) before close.
-  const accepted = (): number => { const m = server.metrics(); return (m.inFlight.slow ?? 0) + (m.queueDepth.slow ?? 0) + (m.requests.slow?.ok ?? 0); };
-  for (const until = Date.now() + 20_000; accepted() < 2; await new Promise((r) => setTimeout(r, 5))) assert.ok(Date.now() < until, `requests 1 and 2 not accepted within 20 s: ${JSON.stringify(server.metrics())}`);
+  await waitUntil(() => { const m = server.metrics(); return (m.inFlight.slow ?? 0) + (m.queueDepth.slow ?? 0) + (m.requests.slow?.ok ?? 0) >= 2; }, 'requests 1 and 2 are accepted', () => server.metrics());
   const closing = server.close();
   const ready = await fetch(`http://127.0.0.1:${server.port}/health/ready`);
   assert.equal(ready.status, 503, 'not ready while shutting down');
@@ -173,7 +172,7 @@ test('a device that does not read its answers gets retryable ERR_OVERLOADED for 
       c.send({ type: 'infer', requestId: i, tensors: [tensor] });
       await new Promise((r) => setTimeout(r, 5));
     }
-    while ((server.metrics().requests.big?.ok ?? 0) + (server.metrics().requests.big?.ERR_OVERLOADED ?? 0) < n) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil(() => (server.metrics().requests.big?.ok ?? 0) + (server.metrics().requests.big?.ERR_OVERLOADED ?? 0) >= n, `${n} requests are answered`, () => server.metrics());
     c.ws.resume();
     const frames = (await c.waitFrames(n + 1, 30_000)).slice(1);
     const refused = frames.filter((f) => f.type === 'error');

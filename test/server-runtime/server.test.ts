@@ -8,7 +8,7 @@ import { type Frame, type WireTensor, PROTOCOL_VERSION, CLOSE_CODES, wireTensor,
 import { createSession } from '../../planner/onnx/session.ts';
 import { Rng } from '../../planner/util/rng.ts';
 import { Packr } from 'msgpackr';
-import { TestClient } from './client.ts';
+import { TestClient, waitUntil } from './client.ts';
 import { type PlanDir, mlpHalves, slowHalves, dynamicHalves, writePlanDir, removeDirs, SLOW_DIMS } from './fixtures.ts';
 
 const plainMsgpack = new Packr({ useRecords: false });
@@ -217,7 +217,7 @@ test('a device that disconnects mid-request frees its slot: its queued work is d
   const gone = await helloed(slow, 'slow');
   const before = server.metrics();
   for (let i = 0; i < 3; i++) gone.send({ type: 'infer', requestId: i, tensors: [slowInput(i)] });
-  while (server.metrics().queueDepth.slow !== 2) await new Promise((r) => setTimeout(r, 5));
+  await waitUntil(() => server.metrics().queueDepth.slow === 2, 'two requests are queued', () => server.metrics());
   gone.ws.terminate();
   await gone.closedWithin();
   const next = await helloed(slow, 'slow');

@@ -9,6 +9,7 @@ import { encodeModel } from '../../planner/onnx/model.ts';
 import { wireTensor, tensorView, decodeFrame } from '../../shared/protocol.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { slowServer, SLOW_DIMS } from './fixtures.ts';
+import { waitUntil } from './client.ts';
 
 const model = encodeModel(slowServer());
 const input = (v: number): ReturnType<typeof wireTensor> => wireTensor('h', 'float32', [...SLOW_DIMS], new Float32Array(SLOW_DIMS[0] * SLOW_DIMS[1]).fill(v));
@@ -73,7 +74,7 @@ test('a pool replaces a session whose worker exits and keeps serving on the othe
     assert.equal(pool.liveSessions, 1);
     const results = await Promise.all([0, 1, 2].map((i) => pool.submit([input(0.1 * i)])));
     assert.equal(results.length, 3, 'every request is served by the live session');
-    while (pool.liveSessions < 2) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil(() => pool.liveSessions >= 2, 'the pool has two live sessions again', () => pool.liveSessions);
     assert.equal(reopened, 1);
     assert.deepEqual(logs, ["a session worker of plan 'slow' exited (code 0); starting a new one"]);
   } finally {
