@@ -60,7 +60,7 @@ export async function openBrowserRuntime(planUrl: string | URL, options: Browser
   }
   const plan = validatePlan(json);
   const deviceModel = await fetchBytes(new URL(plan.device.file, planJsonUrl));
-  const serverModel = options.fallback ? await fetchBytes(new URL(plan.server.file, planJsonUrl)) : undefined;
+  const serverModel = options.fallback || plan.split.fullyOnDevice ? await fetchBytes(new URL(plan.server.file, planJsonUrl)) : undefined;
   const { wasmPaths, numThreads, server, ...rest } = options;
   return DeviceCore.create({
     ...rest, plan, deviceModel, ...(serverModel ? { serverModel } : {}), server, connect: browserConnect,

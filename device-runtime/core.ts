@@ -115,6 +115,8 @@ export interface InferTiming {
   serverRunMs?: number;
   /** The server half run locally, on fallback. */
   fallbackMs?: number;
+  /** The server half (an Identity) run locally, for a fully on-device plan. */
+  localServerHalfMs?: number;
   /** Times the infer frame was sent (1 without retries; 0 on fallback before any send). */
   attempts: number;
 }
@@ -130,6 +132,8 @@ export interface InferResult {
   timing: InferTiming;
   /** True when the server half ran on this device because the server could not be reached. */
   fallback: boolean;
+  /** True when no server took part: a fully on-device plan (split.fullyOnDevice), or a fallback. */
+  local: boolean;
   /** With `fallback`: the error that made the runtime fall back. */
   fallbackCode?: ErrorCode;
   /** plan.predicted.latencyMs, when the plan holds a prediction. */
@@ -280,16 +284,19 @@ export class DeviceCore {
       if (v !== undefined && !(Number.isFinite(v) && v >= min)) throw new EdgesplitError('ERR_USAGE', `'${name}' must be a number >= ${min} (ms), got ${v}.`, { details: { [name]: v } });
     }
     resolveBackoff(options.backoff);
-    if (options.fallback && !options.serverModel) {
-      throw new EdgesplitError('ERR_USAGE', `fallback needs the plan's server half (${plan.server.file}) on the device. Copy it into the plan directory, or turn fallback off.`, { details: { file: plan.server.file } });
+    const local = plan.split.fullyOnDevice === true;
+    if ((options.fallback || local) && !options.serverModel) {
+      throw new EdgesplitError('ERR_USAGE', local
+        ? `plan '${plan.planId}' runs fully on the device, which needs its server half (${plan.server.file}, an Identity that names the outputs) on the device. Copy it into the plan directory.`
+        : `fallback needs the plan's server half (${plan.server.file}) on the device. Copy it into the plan directory, or turn fallback off.`, { details: { file: plan.server.file } });
     }
     await checkSha256(options.deviceModel, plan.device.sha256, plan.device.file);
-    if (options.fallback && options.serverModel) await checkSha256(options.serverModel, plan.server.sha256, plan.server.file);
+    if ((options.fallback || local) && options.serverModel) await checkSha256(options.serverModel, plan.server.sha256, plan.server.file);
     const deviceSession = await options.backend.createSession(options.deviceModel);
     let serverSession: DeviceSession | undefined;
     try {
       checkSessionAgainstPlan(plan, deviceSession);
-      if (options.fallback && options.serverModel) {
+      if ((options.fallback || local) && options.serverModel) {
         serverSession = await options.backend.createSession(options.serverModel);
         const missing = plan.split.crossing.map((c) => c.name).filter((n) => !serverSession!.inputNames.includes(n));
         const missingOut = plan.server.outputs.map((o) => o.name).filter((n) => !serverSession!.outputNames.includes(n));
@@ -321,6 +328,8 @@ export class DeviceCore {
    * or ERR_SERVER_UNREACHABLE after the backoff's attempts.
    */
   connect(): Promise<void> {
+    // NOTE: a fully on-device plan has nothing to send; it never connects.
+    if (this.plan.split.fullyOnDevice) return Promise.resolve();
     return this.ensureConnected();
   }
 
@@ -336,6 +345,14 @@ export class DeviceCore {
     const headOut = this.deviceSession.outputNames.length > 0 ? await this.deviceSession.run(feeds) : {};
     const deviceMs = now() - startedAt;
     const crossing = this.crossingTensors(feeds, headOut);
+    if (this.plan.split.fullyOnDevice && this.serverSession) {
+      const { outputs, ms } = await this.runServerHalfLocally(crossing, this.serverSession);
+      return {
+        requestId: this.nextId++, outputs, fallback: false, local: true,
+        timing: { deviceMs, encodeMs: 0, networkMs: 0, decodeMs: 0, totalMs: now() - startedAt, localServerHalfMs: ms, attempts: 0 },
+        ...(this.plan.predicted ? { predicted: this.plan.predicted.latencyMs } : {}),
+      };
+    }
     const encodeStart = now();
     const id = this.nextId++;
     const bytes = encodeFrame({
@@ -430,18 +447,24 @@ export class DeviceCore {
     this.settle(p, error);
   }
 
-  private async runFallback(p: Pending, code: ErrorCode, session: DeviceSession): Promise<InferResult> {
+  /** Run the server half on this device (fallback, or a fully on-device plan): the plan's outputs and the time taken. */
+  private async runServerHalfLocally(crossing: DeviceTensors, session: DeviceSession): Promise<{ outputs: DeviceTensors; ms: number }> {
     const t0 = now();
-    const out = await session.run(p.crossing);
-    const fallbackMs = now() - t0;
+    const out = await session.run(crossing);
+    const ms = now() - t0;
     const outputs: DeviceTensors = {};
     for (const spec of this.plan.server.outputs) {
       const t = out[spec.name];
       if (!t) throw new EdgesplitError('ERR_TENSOR_NAME', `the local server half gave no output '${spec.name}'; got ${Object.keys(out).join(', ')}. Re-run 'edgesplit plan'.`);
       outputs[spec.name] = t;
     }
+    return { outputs, ms };
+  }
+
+  private async runFallback(p: Pending, code: ErrorCode, session: DeviceSession): Promise<InferResult> {
+    const { outputs, ms: fallbackMs } = await this.runServerHalfLocally(p.crossing, session);
     return {
-      requestId: p.id, outputs, fallback: true, fallbackCode: code,
+      requestId: p.id, outputs, fallback: true, fallbackCode: code, local: true,
       timing: { deviceMs: p.deviceMs, encodeMs: p.encodeMs, networkMs: 0, decodeMs: 0, totalMs: now() - p.startedAt, fallbackMs, attempts: p.attempts },
       ...(this.plan.predicted ? { predicted: this.plan.predicted.latencyMs } : {}),
     };
@@ -725,7 +748,7 @@ export class DeviceCore {
     }
     const decodeMs = frameDecodeMs + (now() - receivedAt);
     this.settle(p, {
-      requestId: p.id, outputs, fallback: false,
+      requestId: p.id, outputs, fallback: false, local: false,
       timing: {
         deviceMs: p.deviceMs, encodeMs: p.encodeMs, networkMs: receivedAt - frameDecodeMs - p.sentAt, decodeMs, totalMs: now() - p.startedAt,
         serverQueueMs: frame.timing.queueMs, serverRunMs: frame.timing.runMs, attempts: p.attempts,

@@ -92,7 +92,7 @@ export class DeviceRuntime {
   static async open(planDirOrPlanJson: string, options: DeviceRuntimeOptions): Promise<DeviceRuntime> {
     const { plan, planDir } = await loadPlan(planDirOrPlanJson);
     const deviceModel = await readPlanFile(join(planDir, plan.device.file));
-    const serverModel = options.fallback ? await readPlanFile(join(planDir, plan.server.file)) : undefined;
+    const serverModel = options.fallback || plan.split.fullyOnDevice ? await readPlanFile(join(planDir, plan.server.file)) : undefined;
     const core = await DeviceCore.create({
       plan, deviceModel, ...(serverModel ? { serverModel } : {}),
       backend: options.backend ?? nodeBackend({ threads: options.threads ?? 1 }),

@@ -43,6 +43,11 @@ export interface PlanManifest {
     cutId?: string;
     /** Every tensor the device sends: the server half's graph inputs, in the order the device sends them. */
     crossing: TensorSpec[];
+    /**
+     * True when the whole model runs on the device (the last cut): the server half only renames the
+     * outputs, so the device runtime runs it locally and never connects.
+     */
+    fullyOnDevice?: boolean;
   };
   device: HalfSpec & { /** The device half's graph inputs: the model's inputs. */ inputs: TensorSpec[] };
   server: HalfSpec & { /** The server half's graph outputs: the model's outputs, in the order results carry them. */ outputs: TensorSpec[] };
@@ -235,7 +240,9 @@ export function validatePlan(json: unknown): PlanManifest {
     const cutIndex = numberAt(p, splitObj, 'cutIndex', 'split.cutIndex', false, { integer: true, min: 0 });
     const cutId = stringAt(p, splitObj, 'cutId', 'split.cutId', false);
     const crossing = tensorSpecs(p, splitObj, 'crossing', 'split.crossing', false);
-    if (crossing) split = { ...(cutIndex !== undefined ? { cutIndex } : {}), ...(cutId !== undefined ? { cutId } : {}), crossing };
+    const fullyOnDevice = field(splitObj, 'fullyOnDevice');
+    if (fullyOnDevice !== undefined && typeof fullyOnDevice !== 'boolean') p.add('split.fullyOnDevice', `expected true or false, got ${describe(fullyOnDevice)}`);
+    if (crossing) split = { ...(cutIndex !== undefined ? { cutIndex } : {}), ...(cutId !== undefined ? { cutId } : {}), crossing, ...(fullyOnDevice === true ? { fullyOnDevice } : {}) };
   }
 
   const dev = half(p, json, 'device');

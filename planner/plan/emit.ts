@@ -66,8 +66,6 @@ export interface WrittenPlan extends PlanManifest {
     rateBitPerS: number;
     deviceLatencyFrom: 'measured profile' | 'FLOPs x cycles per FLOP';
     pricedOn: string;
-    /** True when the whole model runs on the device: priced with nothing sent and no round trip, the result staying on the device. */
-    fullyOnDevice: boolean;
     emitted: EmittedCosts;
     optimizer: { latencyMs: number; energyJ: number; memoryBytes: number };
   };
@@ -317,7 +315,7 @@ export async function emitPlan(mp: ModelProblem, decision: Decision, dir: string
     planId: `${mp.source.id.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80)}-${cut.id}-r${decision.ratio}-${serverSha.slice(0, 8)}`,
     createdAt: new Date().toISOString(),
     model: { id: mp.source.id, name: mp.source.name, sha256: mp.source.sha256 },
-    split: { cutIndex: decision.cutIndex, cutId: cut.id, crossing: crossingSpecs },
+    split: { cutIndex: decision.cutIndex, cutId: cut.id, crossing: crossingSpecs, ...(onDevice ? { fullyOnDevice: true } : {}) },
     device: { file: DEVICE_FILE, sha256: deviceSha, inputs },
     server: { file: SERVER_FILE, sha256: serverSha, outputs },
     pruning: { ratio: decision.ratio, method: decision.ratio > 0 ? 'structured' : 'none', achievedRatio: round(level.achievedRatio), levels: mp.levels.map((l) => l.ratio), roundTo: mp.roundTo, ...(level.refit && mp.refitInputs ? { refit: { inputs: mp.refitInputs, layers: level.refit.layers, leftAsPruned: level.refit.skipped } } : {}), ...(mp.skippedLevels.length > 0 ? { skipped: mp.skippedLevels.map((l) => ({ ratio: l.ratio, code: l.code })) } : {}) },
@@ -330,7 +328,6 @@ export async function emitPlan(mp: ModelProblem, decision: Decision, dir: string
       rateBitPerS: round(b.rateBitPerS),
       deviceLatencyFrom: breakdown.deviceCycles > 0 && mp.problem.cuts[decision.cutIndex]!.measuredHead ? 'measured profile' : 'FLOPs x cycles per FLOP',
       pricedOn: 'the emitted device.onnx and server.onnx (their FLOPs, weight bytes, peak activations and crossing bytes)',
-      fullyOnDevice: onDevice,
       emitted,
       optimizer: { latencyMs: ms(optimizerBreakdown.latency.totalS), energyJ: round(optimizerBreakdown.energy.totalJ), memoryBytes: Math.round(optimizerBreakdown.memory.totalBytes) },
     },

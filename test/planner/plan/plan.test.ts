@@ -109,7 +109,7 @@ test('predicted figures are the cost model applied to the emitted sub-models\' r
   const ta = await analyzeModel(tail, { inputShapes: Object.fromEntries(crossing.map((c) => [c.name, c.dims])) });
   // The whole model on the device keeps its result there: nothing is sent at the last cut.
   const onDevice = r.decision.cutIndex === r.problem.problem.cuts.length - 1;
-  assert.equal(r.plan.predicted.fullyOnDevice, onDevice);
+  assert.equal(r.plan.split.fullyOnDevice === true, onDevice);
   const crossingBytes = onDevice ? 0 : crossing.reduce((a, c) => a + 4 * c.dims.reduce((x, y) => x * y, 1), 0);
   // The system model's formulas written out here, independently of the optimizer's module.
   const dev = loadProfile('device', 'rpi4');
