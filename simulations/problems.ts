@@ -79,15 +79,14 @@ export interface Setting {
 }
 
 /**
- * The planning problem of a model in a setting. Two departures from `edgesplit plan`'s problem, both
- * for the studies' questions: ratios are continuous up to the largest real level (costs and
- * distortion are interpolated between real pruned models), so curves show the trade-off rather
- * than the levels' staircase; and fully on-device sends nothing (the result stays on the device).
+ * The planning problem of a model in a setting. One departure from `edgesplit plan`'s problem, for
+ * the studies' questions: ratios are continuous up to the largest real level (costs and distortion
+ * are interpolated between real pruned models), so curves show the trade-off rather than the
+ * levels' staircase.
  */
 export function problemFor(data: ModelData, setting: Setting): PlanningProblem {
   const p = data.base.problem;
   const channel = profile('channel', setting.channel);
-  const last = p.cuts.length - 1;
   const top = p.distortion.model === 'table' ? p.distortion.points[p.distortion.points.length - 1]!.ratio : 0;
   return {
     ...p,
@@ -97,7 +96,6 @@ export function problemFor(data: ModelData, setting: Setting): PlanningProblem {
     server: profile('server', setting.server),
     budgets: { latencyS: setting.latencyS, energyJ: setting.energyJ },
     fadingGain: setting.fadingGain ?? 1,
-    cuts: p.cuts.map((c, i) => (i === last ? { ...c, crossingBytes: 0 } : c)),
     ratios: { kind: 'continuous', maxRatio: top },
   };
 }
