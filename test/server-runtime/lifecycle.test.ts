@@ -21,7 +21,9 @@ let scratch: string;
 
 before(async () => {
   mlp = await writePlanDir('mlp', mlpHalves());
-  slow = await writePlanDir('slow', slowHalves());
+  // NOTE: about 0.2 s a run, so that the shutdown test's checks land while the two requests drain
+  // (at the default 25 ms a run they sometimes drained first and the listener was already gone).
+  slow = await writePlanDir('slow', slowHalves(1280));
   scratch = await mkdtemp(join(tmpdir(), 'edgesplit-lifecycle-'));
 });
 
