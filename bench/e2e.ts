@@ -1,12 +1,10 @@
 // Benchmark of split inference end to end: the device runtime (this process) against `edgesplit serve` (a
 // child process) on loopback, beside the ONNX Runtime time of the two halves alone, and the bytes each request
 // puts on the wire beside the raw tensor bytes. Writes the 'e2e' section of docs/benchmarks.md.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { loadZooModel } from '../planner/zoo/index.ts';
@@ -19,6 +17,7 @@ import { byteLength } from '../shared/dtypes.ts';
 import { PLAN_SCHEMA_VERSION, type PlanManifest } from '../shared/plan.ts';
 import { encodeFrame, wireTensor } from '../shared/protocol.ts';
 import { median, table, writeSection } from './results.ts';
+import { startServeChild } from './serve-child.ts';
 
 /** Models, where to cut them (share of the way through the cut list, as bench/server.ts does), and requests per run. */
 const CASES = [
@@ -67,32 +66,6 @@ async function prepare(id: string, depth: number): Promise<Prepared> {
   await writeFile(join(planDir, 'plan.json'), JSON.stringify(plan, null, 2));
   const inputs = (await zoo.sampleInputs(8, 1)).map((feeds) => Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dtype: t.dtype, dims: t.dims, data: t.data }])));
   return { label: `${id} at ${cut.id} (${Math.round(depth * 100)}% of ${analysis.cuts.length} cuts)`, planDir, plan, head: headBytes, tail: tailBytes, inputs };
-}
-
-/** Start `edgesplit serve` with one session in a child process; resolves with its URL and a stop function. */
-async function serve(planDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const bin = fileURLToPath(new URL('../bin/edgesplit.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', planDir, '--port', '0', '--workers', '1', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line) {
-        const parsed: unknown = JSON.parse(line);
-        if (typeof parsed === 'object' && parsed !== null && 'url' in parsed && typeof parsed.url === 'string') resolve(parsed.url);
-        else reject(new Error(`unexpected first line from edgesplit serve: ${line}`));
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`edgesplit serve exited with ${code}`)));
-  });
-  return {
-    url,
-    stop: () => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
 }
 
 /** Median round trip of `upBytes` out and `downBytes` back over a bare ws connection on loopback: the link's floor. */
@@ -175,7 +148,7 @@ const wireRows: Array<Array<string | number>> = [];
 for (const c of CASES) {
   process.stderr.write(`bench:e2e ${c.id} at ${c.depth * 100}% ...\n`);
   const p = await prepare(c.id, c.depth);
-  const server = await serve(p.planDir);
+  const server = await startServeChild(['--plan', p.planDir, '--workers', '1']);
   const backend = nodeBackend({ threads: 1 });
   const headSession = await backend.createSession(p.head);
   const tailSession = await backend.createSession(p.tail);

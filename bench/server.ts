@@ -1,12 +1,10 @@
 // Benchmark of the server runtime: throughput with 8 concurrent devices beside raw session.run
 // throughput of the same server half with the same number of sessions, and bytes on the wire per
 // request beside the raw tensor bytes. Writes the 'server' section of docs/benchmarks.md.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { WebSocket } from 'ws';
 import { loadZooModel } from '../planner/zoo/index.ts';
@@ -17,6 +15,7 @@ import { createSession } from '../planner/onnx/session.ts';
 import { type WireTensor, type Frame, PROTOCOL_VERSION, decodeFrame, encodeFrame, wireTensor } from '../shared/protocol.ts';
 import { byteLength } from '../shared/dtypes.ts';
 import { writeSection, table, median } from './results.ts';
+import { startServeChild } from './serve-child.ts';
 
 const CLIENTS = 8;
 const SESSIONS = availableParallelism();
@@ -131,33 +130,6 @@ async function processCpuMs(pid: number | undefined): Promise<{ all: number; mai
   }
 }
 
-/** Start `edgesplit serve` in a child process; resolves with its URL and a stop function. */
-async function serve(p: Prepared): Promise<{ url: string; pid: number | undefined; stop: () => Promise<void> }> {
-  const bin = fileURLToPath(new URL('../bin/edgesplit.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', p.planDir, '--port', '0', '--workers', String(SESSIONS), '--queue', String(CLIENTS * 2), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line) {
-        const parsed: unknown = JSON.parse(line);
-        if (typeof parsed === 'object' && parsed !== null && 'url' in parsed && typeof parsed.url === 'string') resolve(parsed.url);
-        else reject(new Error(`unexpected first line from edgesplit serve: ${line}`));
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`edgesplit serve exited with ${code}`)));
-  });
-  return {
-    url,
-    pid: child.pid,
-    stop: () => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
-}
-
 /**
  * One device: hello, then `count` requests one after the other. Returns bytes sent and received per request.
  * NOTE: the infer frame is encoded once and sent again (one request in flight, so one requestId):
@@ -225,7 +197,7 @@ const ms = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed
 for (const c of CASES) {
   process.stderr.write(`bench:server ${c.id} at ${c.depth * 100}% ...\n`);
   const p = await prepare(c.id, c.depth);
-  const server = await serve(p);
+  const server = await startServeChild(['--plan', p.planDir, '--workers', String(SESSIONS), '--queue', String(CLIENTS * 2)]);
   try {
     await Promise.all(p.inputs.map((t) => device(server.url, p, t, Math.max(3, Math.ceil(c.requests / CLIENTS / 4)))));
     const raws: number[] = [];
