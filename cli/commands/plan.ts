@@ -29,7 +29,8 @@ export const spec = {
     ratios: { type: 'string', value: 'R,R,...', help: 'pruning levels to build real pruned models for', default: DEFAULT_LEVELS.join(',') },
     'round-to': { type: 'string', value: 'N', help: 'keep a multiple of N channels per pruned group (8 suits ONNX Runtime\'s CPU kernels)', default: '1' },
     refit: { type: 'string', value: 'N', help: 're-fit each pruned level by least squares on N calibration inputs (slower; often far more accurate)' },
-    calib: { type: 'string', value: 'N', help: 'calibration inputs for Gamma and for verifying the emitted halves', default: '32' },
+    calib: { type: 'string', value: 'N', help: 'calibration inputs for Gamma and for verifying the emitted halves (and held-out labelled inputs for --min-accuracy)', default: '32' },
+    'min-accuracy': { type: 'string', value: 'F', help: 'the least task score (top-1 accuracy or characters correct) a pruning level must keep on held-out labelled data, as a fraction, e.g. 0.9; a level below it is not planned' },
     out: { type: 'string', value: 'DIR', help: 'plan directory to write' },
   },
   epilog: [
@@ -77,6 +78,7 @@ export async function configFromArgs(values: Record<string, string | string[] | 
     roundTo: numberOption(spec, 'round-to', str('round-to'), 1, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'),
     ...(str('refit') !== undefined ? { refit: numberOption(spec, 'refit', str('refit'), 0, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1 (calibration inputs)') } : {}),
     calibrationInputs: numberOption(spec, 'calib', str('calib'), 32, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'),
+    ...(str('min-accuracy') !== undefined ? { minTaskScore: numberOption(spec, 'min-accuracy', str('min-accuracy'), 0, (n) => n >= 0 && n <= 1, 'a fraction in [0, 1], e.g. 0.9') } : {}),
     out: requireOption(spec, 'out', str('out')),
     onProgress: (m) => io.err(`edgesplit plan: ${m}\n`),
   };
@@ -122,6 +124,8 @@ export function formatPlan(r: PlanResult): string {
     `decision`,
     `  split      cut ${cut.id} (${r.decision.cutIndex} of ${r.problem.problem.cuts.length - 1}); crossing ${crossing}: ${formatBytes(b.crossingBytes)}`,
     `  pruning    ratio ${p.pruning.ratio} (${p.pruning.method}; ${(p.pruning.achievedRatio * 100).toFixed(1)}% of prunable weights removed; levels ${p.pruning.levels.join(', ')}${p.pruning.roundTo > 1 ? `; channels in multiples of ${p.pruning.roundTo}` : ''}${p.pruning.refit ? `; ${p.pruning.refit.layers} layers re-fitted on ${p.pruning.refit.inputs} inputs` : ''})`,
+    ...(p.pruning.minAccuracy ? [`  floor      ${p.pruning.minAccuracy.metric} >= ${p.pruning.minAccuracy.minTaskScore} on ${p.pruning.minAccuracy.inputs} held-out labelled inputs: ${p.pruning.minAccuracy.scores.map((x) => `ratio ${x.ratio} ${(x.taskScore * 100).toFixed(1)}%`).join(', ')}`] : []),
+    ...(p.pruning.dropped ? [`  dropped    ratio ${p.pruning.dropped.map((l) => `${l.ratio} (${(l.taskScore * 100).toFixed(1)}%)`).join(', ')}: ${p.pruning.dropped[0]!.reason}`] : []),
     ...(p.pruning.skipped ? [`  skipped    no pruned model at ratio ${p.pruning.skipped.map((l) => l.ratio).join(', ')} (${[...new Set(p.pruning.skipped.map((l) => l.code))].join(', ')})`] : []),
     `  power      ${formatSi(r.decision.powerW, 'W')} (uplink ${formatSi(b.rateBitPerS, 'bit/s')})`,
     `  frequency  ${formatSi(r.decision.freqHz, 'Hz')}`,
@@ -143,7 +147,7 @@ export function formatPlan(r: PlanResult): string {
     `  ${r.files.plan}`,
     `  ${r.files.device}  sha256 ${p.device.sha256}`,
     `  ${r.files.server}  sha256 ${p.server.sha256}`,
-    `timings    load ${r.timingsMs.load.toFixed(0)} ms, analyse ${r.timingsMs.analyse.toFixed(0)} ms, prune ${r.timingsMs.prune.toFixed(0)} ms, optimise ${r.timingsMs.optimise.toFixed(0)} ms, emit ${r.timingsMs.emit.toFixed(0)} ms, verify ${r.timingsMs.verify.toFixed(0)} ms`,
+    `timings    load ${r.timingsMs.load.toFixed(0)} ms, analyse ${r.timingsMs.analyse.toFixed(0)} ms, prune ${r.timingsMs.prune.toFixed(0)} ms, ${r.timingsMs.score > 0 ? `score ${r.timingsMs.score.toFixed(0)} ms, ` : ''}optimise ${r.timingsMs.optimise.toFixed(0)} ms, emit ${r.timingsMs.emit.toFixed(0)} ms, verify ${r.timingsMs.verify.toFixed(0)} ms`,
   ];
   return lines.join('\n') + '\n';
 }

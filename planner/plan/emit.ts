@@ -59,7 +59,11 @@ export interface Verification {
  */
 export interface WrittenPlan extends PlanManifest {
   model: NonNullable<PlanManifest['model']>;
-  pruning: NonNullable<PlanManifest['pruning']> & { achievedRatio: number; levels: number[]; roundTo: number; refit?: { inputs: number; layers: number; leftAsPruned: number }; skipped?: Array<{ ratio: number; code: string }> };
+  pruning: NonNullable<PlanManifest['pruning']> & { achievedRatio: number; levels: number[]; roundTo: number; refit?: { inputs: number; layers: number; leftAsPruned: number }; skipped?: Array<{ ratio: number; code: string }>;
+    /** With --min-accuracy: the floor, every measured level's task score, and the levels dropped below it. */
+    minAccuracy?: { minTaskScore: number; metric: string; inputs: number; scores: Array<{ ratio: number; taskScore: number }> };
+    dropped?: Array<{ ratio: number; taskScore: number; reason: string }>;
+  };
   operatingPoint: NonNullable<PlanManifest['operatingPoint']> & { serverProfile: string };
   predicted: NonNullable<PlanManifest['predicted']> & {
     memory: { paramBytes: number; activationBytes: number; limitBytes: number };
@@ -310,6 +314,7 @@ export async function emitPlan(mp: ModelProblem, decision: Decision, dir: string
   const deviceSha = sha256Hex(headBytes);
   const serverSha = sha256Hex(tailBytes);
   const b = breakdown;
+  const floor = mp.accuracyFloor;
   const plan: WrittenPlan = {
     schemaVersion: PLAN_SCHEMA_VERSION,
     planId: `${mp.source.id.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80)}-${cut.id}-r${decision.ratio}-${serverSha.slice(0, 8)}`,
@@ -318,7 +323,10 @@ export async function emitPlan(mp: ModelProblem, decision: Decision, dir: string
     split: { cutIndex: decision.cutIndex, cutId: cut.id, crossing: crossingSpecs, ...(onDevice ? { fullyOnDevice: true } : {}) },
     device: { file: DEVICE_FILE, sha256: deviceSha, inputs },
     server: { file: SERVER_FILE, sha256: serverSha, outputs },
-    pruning: { ratio: decision.ratio, method: decision.ratio > 0 ? 'structured' : 'none', achievedRatio: round(level.achievedRatio), levels: mp.levels.map((l) => l.ratio), roundTo: mp.roundTo, ...(level.refit && mp.refitInputs ? { refit: { inputs: mp.refitInputs, layers: level.refit.layers, leftAsPruned: level.refit.skipped } } : {}), ...(mp.skippedLevels.length > 0 ? { skipped: mp.skippedLevels.map((l) => ({ ratio: l.ratio, code: l.code })) } : {}) },
+    pruning: { ratio: decision.ratio, method: decision.ratio > 0 ? 'structured' : 'none', achievedRatio: round(level.achievedRatio), levels: mp.levels.map((l) => l.ratio), roundTo: mp.roundTo, ...(level.refit && mp.refitInputs ? { refit: { inputs: mp.refitInputs, layers: level.refit.layers, leftAsPruned: level.refit.skipped } } : {}), ...(mp.skippedLevels.length > 0 ? { skipped: mp.skippedLevels.map((l) => ({ ratio: l.ratio, code: l.code })) } : {}),
+      ...(floor ? { minAccuracy: { minTaskScore: floor.minTaskScore, metric: floor.metric, inputs: floor.inputs, scores: floor.scores.map((x) => ({ ratio: x.ratio, taskScore: round(x.taskScore) })) } } : {}),
+      ...(floor && floor.dropped.length > 0 ? { dropped: floor.dropped.map((l) => ({ ratio: l.ratio, taskScore: round(l.taskScore), reason: l.reason })) } : {}),
+    },
     operatingPoint: { powerW: round(decision.powerW), freqHz: round(decision.freqHz), deviceProfile: options.profileNames.device, channelProfile: options.profileNames.channel, serverProfile: options.profileNames.server },
     predicted: {
       latencyMs: { device: ms(b.latency.deviceS), transmit: ms(b.latency.transmitS), server: ms(b.latency.serverS), roundTrip: ms(b.latency.roundTripS), total: ms(b.latency.totalS) },

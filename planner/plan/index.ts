@@ -9,7 +9,8 @@ import { type FeasiblePlan, type PlanResult as OptimizerResult, onDevice, onServ
 import type { CostBreakdown, Decision } from '../optimize/cost.ts';
 import { EdgesplitError, isEdgesplitError } from '../../shared/errors.ts';
 import { type PlanSource, loadPlanSource } from './source.ts';
-import { type ModelProblem, buildProblem, DEFAULT_LEVELS } from './problem.ts';
+import { listZoo } from '../zoo/index.ts';
+import { type AccuracyFloor, type ModelProblem, buildProblem, DEFAULT_LEVELS } from './problem.ts';
 import { loadMeasuredProfile } from './calibrate.ts';
 import { type EmitResult, type Verification, type WrittenPlan, emitPlan } from './emit.ts';
 
@@ -51,6 +52,12 @@ export interface PlanConfig {
   calibrationInputs?: number;
   /** Channel fading power gain planned for (default 1: the Rayleigh mean). */
   fadingGain?: number;
+  /**
+   * The least task score (0..1: top-1 accuracy or characters correct) a pruning level must keep on
+   * `calibrationInputs` held-out labelled inputs; levels below it are not planned. Only for models
+   * with labelled data (the zoo's MNIST models and the PP-OCR recogniser).
+   */
+  minTaskScore?: number;
   /** The plan directory to write. */
   out: string;
   /** Progress lines for long steps. */
@@ -73,7 +80,7 @@ export interface PlanResult {
   baselines: { onDevice: OptimizerResult; onServer: OptimizerResult; splitOnly: OptimizerResult };
   problem: ModelProblem;
   /** Wall time of each phase, and of the whole call. */
-  timingsMs: { load: number; analyse: number; prune: number; optimise: number; emit: number; verify: number; total: number };
+  timingsMs: { load: number; analyse: number; prune: number; score: number; optimise: number; emit: number; verify: number; total: number };
 }
 
 function isBudgets(b: BudgetsInput | Budgets): b is Budgets {
@@ -99,6 +106,23 @@ async function gammaFor(source: PlanSource, n: number): Promise<{ gamma: number;
 }
 
 /**
+ * Run the optimizer; when it finds no feasible plan and the accuracy floor dropped levels, say so in
+ * the ERR_INFEASIBLE message (the optimizer's advice to allow a larger ratio cannot help then) and
+ * list the dropped levels in its details.
+ */
+function withDroppedLevels<T>(mp: ModelProblem, optimise: () => T): T {
+  try {
+    return optimise();
+  } catch (e) {
+    const dropped = mp.accuracyFloor?.dropped ?? [];
+    if (!isEdgesplitError(e, 'ERR_INFEASIBLE') || dropped.length === 0) throw e;
+    const floor = mp.accuracyFloor!;
+    const list = dropped.map((l) => `${l.ratio} (${(l.taskScore * 100).toFixed(1)}%)`).join(', ');
+    throw new EdgesplitError('ERR_INFEASIBLE', `${e.message} The pruning levels at ratio ${list} were not planned: their ${floor.metric} on ${floor.inputs} held-out labelled inputs is below --min-accuracy ${floor.minTaskScore}; lower the floor, ${mp.refitInputs ? '' : 're-fit the pruned levels (--refit 64), '}or loosen the budgets.`, { details: { ...e.details, minTaskScore: floor.minTaskScore, dropped: dropped.map((l) => ({ ratio: l.ratio, taskScore: l.taskScore })) }, cause: e });
+  }
+}
+
+/**
  * Plan a model: load it and the profiles, build the problem from real pruned models (one per level),
  * choose the split, ratio, power and frequency with the optimizer, and emit DIR/device.onnx,
  * DIR/server.onnx and DIR/plan.json, repriced on the emitted halves and verified on calibration inputs.
@@ -106,7 +130,9 @@ async function gammaFor(source: PlanSource, n: number): Promise<{ gamma: number;
  * Errors: ERR_INFEASIBLE (names the budget that cannot be met and the least latency and energy to
  * be had), ERR_BUDGET_INVALID, ERR_PROFILE_INVALID, ERR_UNIT, ERR_FILE_NOT_FOUND, ERR_UNKNOWN_MODEL,
  * ERR_INPUT_SHAPE, ERR_PRUNE_RATIO (a level outside [0, 1)), ERR_USAGE (calibrationInputs not an
- * integer >= 1). Levels the pruner cannot reach are skipped and reported, not errors.
+ * integer >= 1; minTaskScore outside [0, 1], given for a model without labelled data, or above the
+ * unpruned model's own score). Levels the pruner cannot reach are skipped and reported, not errors;
+ * so are levels below minTaskScore.
  */
 export async function plan(config: PlanConfig): Promise<PlanResult> {
   const started = performance.now();
@@ -118,6 +144,10 @@ export async function plan(config: PlanConfig): Promise<PlanResult> {
   for (const r of config.ratios ?? []) checkRatio(r, 'ratios');
   for (const [name, v, min] of [['roundTo', config.roundTo ?? 1, 1], ['refit', config.refit ?? 0, 0]] as const) {
     if (!Number.isInteger(v) || v < min) throw new EdgesplitError('ERR_USAGE', `'${name}' must be an integer >= ${min}, got ${v}.`, { details: { [name]: v } });
+  }
+  const floor = config.minTaskScore;
+  if (floor !== undefined && !(Number.isFinite(floor) && floor >= 0 && floor <= 1)) {
+    throw new EdgesplitError('ERR_USAGE', `'minTaskScore' (--min-accuracy) must be a fraction in [0, 1], e.g. 0.9 for 90%, got ${floor}.`, { details: { minTaskScore: floor } });
   }
   const budgets = isBudgets(config.budgets) ? config.budgets : parseBudgets(config.budgets);
   let device = typeof config.device === 'string' ? loadProfile('device', config.device) : config.device;
@@ -136,6 +166,16 @@ export async function plan(config: PlanConfig): Promise<PlanResult> {
   }
   if (config.serverProfile) measured.server = (await loadMeasuredProfile(config.serverProfile, device, { modelSha256: source.sha256, roundTo: config.roundTo ?? 1 })).measuredLatency!;
   else if (server.measuredLatency) measured.server = server.measuredLatency;
+  let accuracyFloor: AccuracyFloor | undefined;
+  if (floor !== undefined) {
+    if (!source.labelled || !source.taskMetric) {
+      const labelledIds = listZoo().filter((m) => m.metric).map((m) => m.id);
+      throw new EdgesplitError('ERR_USAGE', `--min-accuracy needs held-out labelled data to score the pruning levels on, and the model '${source.id}' has none. Zoo models with labels: ${labelledIds.join(', ')}; plan this model without --min-accuracy.`, { details: { model: source.id, minTaskScore: floor, labelled: labelledIds } });
+    }
+    // NOTE: the same held-out inputs (seed 2, n of them) as the emitter's accuracy check, so the
+    // score plan.json reports for the chosen level is the one the floor was checked against.
+    accuracyFloor = { minTaskScore: floor, set: await source.labelled(n, 2), metric: source.taskMetric };
+  }
   const { gamma, gammaSource } = await gammaFor(source, n);
   const loadMs = performance.now() - started;
 
@@ -145,12 +185,13 @@ export async function plan(config: PlanConfig): Promise<PlanResult> {
     ...(config.refit ? { refitInputs: await source.sampleInputs(config.refit, 3) } : {}),
     ...(measured.device || measured.server ? { measured } : {}),
     ...(config.fadingGain !== undefined ? { fadingGain: config.fadingGain } : {}),
+    ...(accuracyFloor ? { accuracyFloor } : {}),
     onProgress: progress,
   });
 
   let t0 = performance.now();
   progress(`optimising over ${mp.problem.cuts.length} cut points and ${mp.levels.length} pruning levels`);
-  const optimizer = optimizeOrThrow(mp.problem);
+  const optimizer = withDroppedLevels(mp, () => optimizeOrThrow(mp.problem));
   const optimiseMs = performance.now() - t0;
   const baselines = { onDevice: onDevice(mp.problem), onServer: onServer(mp.problem), splitOnly: splitOnly(mp.problem) };
 
@@ -164,7 +205,7 @@ export async function plan(config: PlanConfig): Promise<PlanResult> {
     breakdown: emitted.breakdown, optimizerBreakdown: emitted.optimizerBreakdown, optimizer, verification: emitted.verification,
     baselines, problem: mp,
     timingsMs: {
-      load: loadMs, analyse: mp.timingsMs.analyse, prune: mp.timingsMs.prune, optimise: optimiseMs,
+      load: loadMs, analyse: mp.timingsMs.analyse, prune: mp.timingsMs.prune, score: mp.timingsMs.score, optimise: optimiseMs,
       emit: emitted.timingsMs.emit, verify: emitted.timingsMs.verify, total: performance.now() - started,
     },
   };

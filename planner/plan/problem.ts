@@ -3,8 +3,9 @@
 import type { ModelProto } from '../onnx/model.ts';
 import { analyzeModel, type CutPoint as AnalysisCut, type ModelAnalysis } from '../onnx/analyze.ts';
 import { pruneStructured, type PruningPlan } from '../prune/structured.ts';
-import { parameterDistortion } from '../prune/distortion.ts';
+import { parameterDistortion, taskScore } from '../prune/distortion.ts';
 import { refitPruned } from '../prune/refit.ts';
+import type { LabelledSet, TaskMetric } from '../zoo/index.ts';
 import type { Feeds } from '../onnx/session.ts';
 import type { Budgets } from '../profiles/budgets.ts';
 import type { ChannelProfile, DeviceProfile, MeasuredLatencyTable, ServerProfile } from '../profiles/profiles.ts';
@@ -38,6 +39,23 @@ export interface SkippedLevel {
   reason: string;
 }
 
+/** A level built but not planned: its task score on held-out labelled data is below the floor. */
+export interface DroppedLevel {
+  ratio: number;
+  /** The level's task score (after re-fit, when re-fitting) on the held-out labelled inputs. */
+  taskScore: number;
+  reason: string;
+}
+
+/** The accuracy floor's inputs: the least task score a level must keep, and the labelled data to measure it on. */
+export interface AccuracyFloor {
+  /** The least task score (0..1) a pruning level must keep. */
+  minTaskScore: number;
+  /** Held-out labelled inputs the scores are measured on. */
+  set: LabelledSet;
+  metric: TaskMetric;
+}
+
 /** A planning problem together with what it was built from, for the emitter and the reports. */
 export interface ModelProblem {
   problem: PlanningProblem;
@@ -46,6 +64,8 @@ export interface ModelProblem {
   levels: PruneLevel[];
   /** Requested levels the pruner could not reach (a model with nothing prunable skips every one above 0). */
   skippedLevels: SkippedLevel[];
+  /** With an accuracy floor: the floor, the task score of every level measured, and the levels dropped for scoring below it. */
+  accuracyFloor?: { minTaskScore: number; metric: TaskMetric['name']; inputs: number; scores: Array<{ ratio: number; taskScore: number }>; dropped: DroppedLevel[] };
   /** Lipschitz factor Gamma of the distortion bound. */
   gamma: number;
   /** The pruner's channel multiple, and the re-fit inputs per level (absent without re-fit). */
@@ -54,7 +74,7 @@ export interface ModelProblem {
   /** Cuts whose device latency came from the measured table directly, and those interpolated between them. */
   measured?: { device?: { measuredCuts: number; interpolatedCuts: number }; server?: { measuredCuts: number; interpolatedCuts: number } };
   /** Wall time of each phase. */
-  timingsMs: { analyse: number; prune: number };
+  timingsMs: { analyse: number; prune: number; score: number };
 }
 
 /** What `buildProblem` needs besides the model. */
@@ -75,6 +95,8 @@ export interface ProblemOptions {
   measured?: { device?: MeasuredLatencyTable; server?: MeasuredLatencyTable };
   /** Channel fading power gain the plan is made for (default 1, the Rayleigh mean). */
   fadingGain?: number;
+  /** Plan only the levels whose task score on held-out labelled data is at least the floor. */
+  accuracyFloor?: AccuracyFloor;
   onProgress?: (message: string) => void;
 }
 
@@ -161,6 +183,10 @@ function nonIncreasing(series: readonly LatencyPoint[]): LatencyPoint[] {
  * measured parameter distortion of those pruned models, scaled by Gamma (see docs/plan.md for why
  * the table and not the Laplace closed form). Measured latency tables, when given, replace FLOPs x
  * cycles per FLOP on the device (and FLOPs / throughput on the server).
+ *
+ * With an accuracy floor, every level's task score is measured on the floor's labelled inputs (after
+ * its re-fit, when re-fitting) and the levels below the floor are dropped and reported; the unpruned
+ * model is scored first, and ERR_USAGE is thrown when even it is below the floor.
  */
 export async function buildProblem(source: PlanSource, options: ProblemOptions): Promise<ModelProblem> {
   const progress = options.onProgress ?? (() => undefined);
@@ -173,7 +199,28 @@ export async function buildProblem(source: PlanSource, options: ProblemOptions):
   const base = await analyzeModel(source.model, { inputShapes: source.inputShapes, source: source.name });
   const analyseMs = performance.now() - t0;
 
+  const floor = options.accuracyFloor;
+  let scoreMs = 0;
+  const scoreOf = async (model: ModelProto, ratio: number): Promise<number> => {
+    const t = performance.now();
+    progress(`scoring ${ratio === 0 ? 'the unpruned model' : `the level at ratio ${ratio}`} on ${floor!.set.inputs.length} held-out labelled inputs (${floor!.metric.name})`);
+    const score = await taskScore(model, floor!.set, floor!.metric);
+    scoreMs += performance.now() - t;
+    return score;
+  };
+  const scores: Array<{ ratio: number; taskScore: number }> = [];
+  const dropped: DroppedLevel[] = [];
+  const floorText = floor ? `--min-accuracy ${floor.minTaskScore}` : '';
+  if (floor) {
+    const unpruned = await scoreOf(source.model, 0);
+    scores.push({ ratio: 0, taskScore: unpruned });
+    if (unpruned < floor.minTaskScore) {
+      throw new EdgesplitError('ERR_USAGE', `the unpruned model '${source.id}' itself scores ${unpruned.toFixed(4)} (${floor.metric.name}) on ${floor.set.inputs.length} held-out labelled inputs, below the floor ${floor.minTaskScore}: no pruning level can meet it. Give a floor of at most ${unpruned.toFixed(4)} (--min-accuracy), or leave it out.`, { details: { model: source.id, taskScore: unpruned, minTaskScore: floor.minTaskScore, inputs: floor.set.inputs.length, metric: floor.metric.name } });
+    }
+  }
+
   t0 = performance.now();
+  const scoreMsBefore = scoreMs;
   const levels: PruneLevel[] = [{ ratio: 0, achievedRatio: 0, model: source.model, analysis: base, parameterDistortion: 0 }];
   const skippedLevels: SkippedLevel[] = [];
   for (const ratio of ratios.slice(1)) {
@@ -199,10 +246,20 @@ export async function buildProblem(source: PlanSource, options: ProblemOptions):
       model = r.model;
       refit = { layers: r.layers.length, skipped: r.skipped.length };
     }
+    if (floor) {
+      // NOTE: scored after the re-fit, so that the floor judges the model that would be emitted.
+      const score = await scoreOf(model, ratio);
+      scores.push({ ratio, taskScore: score });
+      if (score < floor.minTaskScore) {
+        dropped.push({ ratio, taskScore: score, reason: `below ${floorText}` });
+        progress(`dropping the level at ratio ${ratio}: ${floor.metric.name} ${score.toFixed(4)} is below ${floorText}`);
+        continue;
+      }
+    }
     const analysis = await analyzeModel(model, { inputShapes: source.inputShapes, source: `${source.name} pruned at ${ratio}` });
     levels.push({ ratio, achievedRatio: plan.achievedRatio, model, plan, analysis, parameterDistortion: parameterDistortion(source.model, model, plan).total, ...(refit ? { refit } : {}) });
   }
-  const pruneMs = performance.now() - t0;
+  const pruneMs = performance.now() - t0 - (scoreMs - scoreMsBefore);
   const planned = levels.map((l) => l.ratio);
 
   const top = levels[levels.length - 1]!;
@@ -234,5 +291,9 @@ export async function buildProblem(source: PlanSource, options: ProblemOptions):
     if (options.measured.server) measured.server = fillMeasured(filled, 'measuredTail');
     problem = { ...problem, cuts: filled.map((c) => ({ ...c, ...(c.measuredHead ? { measuredHead: nonIncreasing(c.measuredHead) } : {}), ...(c.measuredTail ? { measuredTail: nonIncreasing(c.measuredTail) } : {}) })) };
   }
-  return { problem, source, levels, skippedLevels, gamma: options.gamma, roundTo: options.roundTo ?? 1, ...(options.refitInputs?.length ? { refitInputs: options.refitInputs.length } : {}), ...(Object.keys(measured).length > 0 ? { measured } : {}), timingsMs: { analyse: analyseMs, prune: pruneMs } };
+  return {
+    problem, source, levels, skippedLevels, gamma: options.gamma, roundTo: options.roundTo ?? 1, ...(options.refitInputs?.length ? { refitInputs: options.refitInputs.length } : {}), ...(Object.keys(measured).length > 0 ? { measured } : {}),
+    ...(floor ? { accuracyFloor: { minTaskScore: floor.minTaskScore, metric: floor.metric.name, inputs: floor.set.inputs.length, scores, dropped } } : {}),
+    timingsMs: { analyse: analyseMs, prune: pruneMs, score: scoreMs },
+  };
 }
