@@ -9,6 +9,14 @@ export const GENERATED_SEEDS = { mlp: 101, cnn: 202, transformer: 303 } as const
 /** Shapes of the generated models (batch 1, every dimension concrete). */
 export const MLP_DIMS = [64, 128, 128, 10] as const;
 export const CNN_INPUT_SHAPE = [1, 3, 32, 32] as const;
+/**
+ * Channels of the generated CNN: the stem and the residual block, then the head conv.
+ * NOTE: multiples of 16, and wide enough that halving them keeps multiples of 16. ONNX Runtime's
+ * blocked (NCHWc) convolutions pad channels to the CPU's SIMD block (16 on AVX-512), so in a CNN of
+ * 16 channels a pruned layer costs about what the whole one did; at these widths pruning with
+ * `roundTo: 16` turns saved FLOPs into saved time (docs/pruning.md).
+ */
+export const CNN_CHANNELS = { body: 48, head: 96 } as const;
 export const TRANSFORMER = { tokens: 16, patchFeatures: 48, dim: 32, heads: 4, ffnDim: 64, blocks: 2, classes: 10 } as const;
 
 /** Collects the nodes and weights of a graph under construction, drawing weights from one Rng. */
@@ -108,30 +116,31 @@ export function generateMlp(seed: number = GENERATED_SEEDS.mlp): ModelProto {
 }
 
 /**
- * The generated CNN: x [1, 3, 32, 32] -> stem Conv-BN-Relu (16 ch) -> MaxPool 2 -> residual block
- * (Conv-BN-Relu-Conv-BN + skip, Relu) -> Conv-BN-Relu (32 ch) -> AveragePool 2 -> GlobalAveragePool
+ * The generated CNN: x [1, 3, 32, 32] -> stem Conv-BN-Relu (48 ch) -> MaxPool 2 -> residual block
+ * (Conv-BN-Relu-Conv-BN + skip, Relu) -> Conv-BN-Relu (96 ch) -> AveragePool 2 -> GlobalAveragePool
  * -> Flatten -> Gemm 10 -> logits [1, 10].
  */
 export function generateCnn(seed: number = GENERATED_SEEDS.cnn): ModelProto {
+  const { body: C, head: H } = CNN_CHANNELS;
   const g = new GraphBuilder(new Rng(seed));
-  let h = g.conv3x3('stem.conv', 'x', 3, 16, true);
-  h = g.batchNorm('stem.bn', h, 16);
+  let h = g.conv3x3('stem.conv', 'x', 3, C, true);
+  h = g.batchNorm('stem.bn', h, C);
   h = g.node('Relu', [h], 'stem/relu');
   const skip = g.node('MaxPool', [h], 'stem/maxpool', { kernel_shape: [2, 2], strides: [2, 2] });
-  h = g.conv3x3('res.conv1', skip, 16, 16, true);
-  h = g.batchNorm('res.bn1', h, 16);
+  h = g.conv3x3('res.conv1', skip, C, C, true);
+  h = g.batchNorm('res.bn1', h, C);
   h = g.node('Relu', [h], 'res/relu1');
-  h = g.conv3x3('res.conv2', h, 16, 16, false);
-  h = g.batchNorm('res.bn2', h, 16);
+  h = g.conv3x3('res.conv2', h, C, C, false);
+  h = g.batchNorm('res.bn2', h, C);
   h = g.node('Add', [h, skip], 'res/add');
   h = g.node('Relu', [h], 'res/relu2');
-  h = g.conv3x3('head.conv', h, 16, 32, true);
-  h = g.batchNorm('head.bn', h, 32);
+  h = g.conv3x3('head.conv', h, C, H, true);
+  h = g.batchNorm('head.bn', h, H);
   h = g.node('Relu', [h], 'head/relu');
   h = g.node('AveragePool', [h], 'head/avgpool', { kernel_shape: [2, 2], strides: [2, 2] });
   h = g.node('GlobalAveragePool', [h], 'head/gap');
   h = g.node('Flatten', [h], 'head/flatten', { axis: 1 });
-  g.gemm('fc', h, 32, 10, false, 'logits');
+  g.gemm('fc', h, H, 10, false, 'logits');
   return makeModel({
     name: 'edgesplit-zoo-cnn', nodes: g.nodes, initializers: g.initializers,
     inputs: [makeValueInfo('x', 'float32', [...CNN_INPUT_SHAPE])], outputs: [makeValueInfo('logits', 'float32', [1, 10])],

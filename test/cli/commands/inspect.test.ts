@@ -26,7 +26,7 @@ test('inspect a zoo model: a table with units and the totals; --json has every c
   const text = await inspect('cnn');
   assert.equal(text.code, 0, text.err);
   assert.match(text.out, /^model {6}cnn \(opset \d+, 18 compute nodes\)$/m);
-  assert.match(text.out, /^totals {5}5\.77 MFLOPs, 10\.4 k params \(41\.5 kB\)$/m);
+  assert.match(text.out, /^totals {5}45\.61 MFLOPs, 86\.4 k params \(345\.6 kB\)$/m);
   assert.match(text.out, /^index {2}id {3}crossing kB {2}head MFLOPs {2}tail MFLOPs {2}head params {2}tail params {2}crossing tensors$/m);
   assert.match(text.out, /^ {4}0 {2}p0 .* x\.crossing float32\[1,3,32,32\]$/m);
   const json = await inspect('cnn', '--json');

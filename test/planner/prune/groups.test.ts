@@ -13,9 +13,9 @@ test('residual CNN: the stem and the second residual conv form one group with ev
   const { model } = await loadZooModel('cnn');
   const { groups, skipped } = analyzeGroups(model);
   assert.deepEqual(groups.map((g) => [g.id, g.channels, g.producers]), [
-    ['channels:stem.conv/conv', 16, ['stem.conv/conv', 'res.conv2/conv']],
-    ['channels:res.conv1/conv', 16, ['res.conv1/conv']],
-    ['channels:head.conv/conv', 32, ['head.conv/conv']],
+    ['channels:stem.conv/conv', 48, ['stem.conv/conv', 'res.conv2/conv']],
+    ['channels:res.conv1/conv', 48, ['res.conv1/conv']],
+    ['channels:head.conv/conv', 96, ['head.conv/conv']],
   ]);
   const stream = groups[0]!;
   const bn = (p: string): string[] => ['bias', 'running_mean', 'running_var', 'weight'].map((k) => `norm:${p}.${k}@0`);
