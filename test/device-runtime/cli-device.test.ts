@@ -75,9 +75,9 @@ test('device: the human report shows measured against predicted, and the outputs
   const { code, out } = await cli(['--plan', f.dir, '--server', server.url, '--repeat', '3']);
   assert.equal(code, 0);
   assert.match(out, new RegExp(`^plan ${f.plan.planId} on onnxruntime-node -> ws://127\\.0\\.0\\.1:\\d+: 3 requests \\(medians\\)\\n`));
-  assert.match(out, /\n {2}device half +\d+\.\d\d ms {2}1\.00 ms\n/);
-  assert.match(out, /\n {2}network \+ server +\d+\.\d\d ms {2}3\.00 ms \(transmit \+ server \+ round trip\)\n/);
-  assert.match(out, /\n {2}total +\d+\.\d\d ms {2}4\.00 ms\n/);
+  assert.match(out, /\n {2}device half +\d+\.\d{1,2} ms {2}1\.00 ms\n/);
+  assert.match(out, /\n {2}network \+ server +\d+\.\d{1,2} ms {2}3\.00 ms \(transmit \+ server \+ round trip\)\n/);
+  assert.match(out, /\n {2}total +\d+\.\d{1,2} ms {2}4\.00 ms\n/);
   assert.match(out, /\noutputs:\n {2}logits float32 \[1,10\]: top-1 index \d \(/);
 });
 
