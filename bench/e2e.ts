@@ -1,23 +1,18 @@
 // Benchmark of split inference end to end: the device runtime (this process) against `edgesplit serve` (a
 // child process) on loopback, beside the ONNX Runtime time of the two halves alone, and the bytes each request
 // puts on the wire beside the raw tensor bytes. Writes the 'e2e' section of docs/benchmarks.md.
-import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { loadZooModel } from '../planner/zoo/index.ts';
-import { analyzeModel } from '../planner/onnx/analyze.ts';
-import { splitModel } from '../planner/onnx/split.ts';
-import { encodeModel } from '../planner/onnx/model.ts';
 import { DeviceRuntime, nodeBackend, type InferResult } from '../device-runtime/index.ts';
 import type { DeviceSession, DeviceTensors } from '../device-runtime/backend.ts';
 import { byteLength } from '../shared/dtypes.ts';
-import { PLAN_SCHEMA_VERSION, type PlanManifest } from '../shared/plan.ts';
+import { type PlanManifest } from '../shared/plan.ts';
 import { encodeFrame, wireTensor } from '../shared/protocol.ts';
 import { median, table, writeSection } from './results.ts';
-import { startServeChild } from './serve-child.ts';
+import { startServeChild, writeSplitPlan } from './fixtures.ts';
 
 /** Models, where to cut them (share of the way through the cut list, as bench/server.ts does), and requests per run. */
 const CASES = [
@@ -34,8 +29,6 @@ const ROUNDS = 3;
 /** The issue's goal: end-to-end overhead at most this share of the two halves' ONNX Runtime time. */
 const GOAL = 0.1;
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
 interface Prepared {
   label: string;
   planDir: string;
@@ -45,27 +38,11 @@ interface Prepared {
   inputs: DeviceTensors[];
 }
 
-/** Split a zoo model at `depth` of its cut points and write a plan directory. */
+/** Split a zoo model at `depth` of its cut points, write a plan directory, and take real inputs. */
 async function prepare(id: string, depth: number): Promise<Prepared> {
-  const zoo = await loadZooModel(id);
-  const analysis = await analyzeModel(zoo.model, { inputShapes: zoo.inputShapes, source: id });
-  const cut = analysis.cuts[Math.round(depth * (analysis.cuts.length - 1))]!;
-  const { head, tail, crossing } = splitModel(zoo.model, cut, analysis);
-  const headBytes = encodeModel(head);
-  const tailBytes = encodeModel(tail);
-  const spec = (t: { name: string; dtype: PlanManifest['split']['crossing'][number]['dtype']; dims: number[] }): PlanManifest['split']['crossing'][number] => ({ name: t.name, dtype: t.dtype, dims: [...t.dims] });
-  const plan: PlanManifest = {
-    schemaVersion: PLAN_SCHEMA_VERSION, planId: `${id}-${cut.id}`, model: { id },
-    split: { cutIndex: cut.index, cutId: cut.id, crossing: crossing.map(spec) },
-    device: { file: 'device.onnx', sha256: sha256(headBytes), inputs: analysis.inputs.map(spec) },
-    server: { file: 'server.onnx', sha256: sha256(tailBytes), outputs: analysis.outputs.map(spec) },
-  };
-  const planDir = await mkdtemp(join(tmpdir(), `edgesplit-bench-e2e-${id}-`));
-  await writeFile(join(planDir, 'device.onnx'), headBytes);
-  await writeFile(join(planDir, 'server.onnx'), tailBytes);
-  await writeFile(join(planDir, 'plan.json'), JSON.stringify(plan, null, 2));
-  const inputs = (await zoo.sampleInputs(8, 1)).map((feeds) => Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dtype: t.dtype, dims: t.dims, data: t.data }])));
-  return { label: `${id} at ${cut.id} (${Math.round(depth * 100)}% of ${analysis.cuts.length} cuts)`, planDir, plan, head: headBytes, tail: tailBytes, inputs };
+  const sp = await writeSplitPlan(id, depth);
+  const inputs = (await sp.zoo.sampleInputs(8, 1)).map((feeds) => Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dtype: t.dtype, dims: t.dims, data: t.data }])));
+  return { label: sp.label, planDir: sp.planDir, plan: sp.plan, head: sp.head, tail: sp.tail, inputs };
 }
 
 /** Median round trip of `upBytes` out and `downBytes` back over a bare ws connection on loopback: the link's floor. */

@@ -1,21 +1,16 @@
 // Benchmark of the server runtime: throughput with 8 concurrent devices beside raw session.run
 // throughput of the same server half with the same number of sessions, and bytes on the wire per
 // request beside the raw tensor bytes. Writes the 'server' section of docs/benchmarks.md.
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { WebSocket } from 'ws';
-import { loadZooModel } from '../planner/zoo/index.ts';
-import { analyzeModel } from '../planner/onnx/analyze.ts';
-import { splitModel } from '../planner/onnx/split.ts';
-import { encodeModel } from '../planner/onnx/model.ts';
 import { createSession } from '../planner/onnx/session.ts';
 import { type WireTensor, type Frame, PROTOCOL_VERSION, decodeFrame, encodeFrame, wireTensor } from '../shared/protocol.ts';
 import { byteLength } from '../shared/dtypes.ts';
 import { writeSection, table, median } from './results.ts';
-import { startServeChild } from './serve-child.ts';
+import { startServeChild, writeSplitPlan } from './fixtures.ts';
 
 const CLIENTS = 8;
 const SESSIONS = availableParallelism();
@@ -41,39 +36,21 @@ interface Prepared {
   outputBytes: number;
 }
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-/** Split a zoo model at `depth` of its cut points, run the head on real inputs, write a plan directory. */
+/** Split a zoo model at `depth` of its cut points, write a plan directory, and run the head on real inputs. */
 async function prepare(id: string, depth: number): Promise<Prepared> {
-  const zoo = await loadZooModel(id);
-  const analysis = await analyzeModel(zoo.model, { inputShapes: zoo.inputShapes, source: id });
-  const cut = analysis.cuts[Math.round(depth * (analysis.cuts.length - 1))]!;
-  const { head, tail, crossing } = splitModel(zoo.model, cut, analysis);
-  const headBytes = encodeModel(head);
-  const tailBytes = encodeModel(tail);
-  const planId = `${id}-${cut.id}`;
-  const planDir = await mkdtemp(join(tmpdir(), `edgesplit-bench-${planId}-`));
-  await writeFile(join(planDir, 'device.onnx'), headBytes);
-  await writeFile(join(planDir, 'server.onnx'), tailBytes);
-  const spec = (t: { name: string; dtype: WireTensor['dtype']; dims: number[] }): { name: string; dtype: WireTensor['dtype']; dims: number[] } => ({ name: t.name, dtype: t.dtype, dims: [...t.dims] });
-  await writeFile(join(planDir, 'plan.json'), JSON.stringify({
-    schemaVersion: 1, planId,
-    model: { id },
-    split: { cutIndex: cut.index, cutId: cut.id, crossing: crossing.map(spec) },
-    device: { file: 'device.onnx', sha256: sha256(headBytes), inputs: analysis.inputs.map(spec) },
-    server: { file: 'server.onnx', sha256: sha256(tailBytes), outputs: analysis.outputs.map(spec) },
-  }, null, 2));
-  const headSession = await createSession(headBytes);
+  const sp = await writeSplitPlan(id, depth);
+  const crossing = sp.plan.split.crossing;
+  const headSession = await createSession(sp.head);
   const inputs: WireTensor[][] = [];
-  for (const feeds of await zoo.sampleInputs(CLIENTS, 1)) {
+  for (const feeds of await sp.zoo.sampleInputs(CLIENTS, 1)) {
     const out = await headSession.run(feeds);
     inputs.push(crossing.map((c) => wireTensor(c.name, c.dtype, out[c.name]!.dims, out[c.name]!.data)));
   }
   await headSession.release();
   return {
-    label: `${id} at ${cut.id} (${Math.round(depth * 100)}% of ${analysis.cuts.length} cuts)`, planDir, planId, serverSha256: sha256(tailBytes), tail: tailBytes, inputs,
-    crossingBytes: crossing.reduce((a, c) => a + byteLength(c.dtype, c.dims), 0),
-    outputBytes: analysis.outputs.reduce((a, o) => a + byteLength(o.dtype, o.dims), 0),
+    label: sp.label, planDir: sp.planDir, planId: sp.plan.planId, serverSha256: sp.plan.server.sha256, tail: sp.tail, inputs,
+    crossingBytes: sp.analysis.cuts[sp.cut.index]!.crossing.reduce((a, c) => a + byteLength(c.dtype, c.dims), 0),
+    outputBytes: sp.analysis.outputs.reduce((a, o) => a + byteLength(o.dtype, o.dims), 0),
   };
 }
 
