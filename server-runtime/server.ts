@@ -304,7 +304,7 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
     conn.inFlight.add(frame.requestId);
     pendingRequests++;
     const deadlineAt = frame.deadlineMs === undefined ? undefined : receivedAt + frame.deadlineMs;
-    s.pool.submit(tensors, { ...(deadlineAt !== undefined ? { deadlineAt } : {}), signal: conn.abort.signal, owned, resultFrame: { requestId: frame.requestId, outputOrder: s.outputIndex } }).then((r) => {
+    s.pool.submit(tensors, { ...(deadlineAt !== undefined ? { deadlineAt } : {}), signal: conn.abort.signal, owned, resultFrame: { requestId: frame.requestId, outputOrder: s.outputIndex, outputs: s.plan.manifest.server.outputs } }).then((r) => {
       metrics.timing(planId, r.queueMs, r.runMs);
       if (conn.ws.readyState !== WebSocket.OPEN) {
         metrics.request(planId, 'ERR_CONNECTION_LOST');

@@ -9,8 +9,12 @@ import { type WireTensor, tensorView } from '../shared/protocol.ts';
 export interface RunSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  /** Run on tensors already checked against the plan; rejects with ERR_INFERENCE_FAILED. */
-  run(tensors: readonly WireTensor[]): Promise<WireTensor[]>;
+  /**
+   * Run on tensors already checked against the plan; rejects with ERR_INFERENCE_FAILED. `into`, by
+   * output position, gives a tensor of the output's dtype and dims whose bytes (aligned for the
+   * dtype) ONNX Runtime writes that output into; the returned tensor's data is then those bytes.
+   */
+  run(tensors: readonly WireTensor[], into?: readonly (WireTensor | undefined)[]): Promise<WireTensor[]>;
   /** Free the session (and its thread, for a worker session). */
   close(): Promise<void>;
 }
@@ -44,12 +48,18 @@ export async function openOrtSession(modelBytes: Uint8Array, options: OrtSession
   return {
     inputNames: [...session.inputNames],
     outputNames,
-    async run(tensors) {
+    async run(tensors, into) {
       const feeds: Record<string, ort.Tensor> = {};
       for (const t of tensors) feeds[t.name] = new ort.Tensor(t.dtype, tensorView(t), t.dims);
+      // NOTE: a fetch given as a tensor is an output ONNX Runtime writes into instead of allocating.
+      const fetches: Record<string, ort.Tensor | null> = {};
+      for (const [i, name] of outputNames.entries()) {
+        const t = into?.[i];
+        fetches[name] = t ? new ort.Tensor(t.dtype, tensorView(t), t.dims) : null;
+      }
       let result: ort.InferenceSession.ReturnType;
       try {
-        result = await session.run(feeds);
+        result = await (into ? session.run(feeds, fetches) : session.run(feeds));
       } catch (cause) {
         throw new EdgesplitError('ERR_INFERENCE_FAILED', `ONNX Runtime failed to run the server half: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
       }

@@ -2,7 +2,7 @@
 // one server run in parallel while the main thread keeps serving sockets.
 import { Worker } from 'node:worker_threads';
 import { EdgesplitError, type ErrorCode } from '../shared/errors.ts';
-import { type WireTensor, TENSOR_DATA_ALIGN_BYTES } from '../shared/protocol.ts';
+import { type TensorShape, type WireTensor, TENSOR_DATA_ALIGN_BYTES } from '../shared/protocol.ts';
 import type { RunSession } from './session.ts';
 
 /**
@@ -13,6 +13,8 @@ export interface ResultFrameSpec {
   requestId: number;
   /** Session output positions in the order the frame carries them (the plan's server.outputs). */
   outputOrder: readonly number[];
+  /** The plan's server.outputs, in the frame's order: the shapes the worker lays the frame out for. */
+  outputs: readonly TensorShape[];
   /** When the request was accepted (ms since the epoch): the frame's queueMs runs from here to the run's start. */
   acceptedAtEpochMs: number;
 }

@@ -148,6 +148,10 @@ const CONTAINER_HEADER_BYTES = [1, 3, 5] as const;
  */
 class TensorFrameWriter {
   pos = 0;
+  /** Where each tensor's data starts, in the order written. */
+  readonly dataAt: number[] = [];
+  /** Where each f64 value starts, in the order written. */
+  readonly valueAt: number[] = [];
   private view: DataView | undefined;
   constructor(private readonly target?: Uint8Array) {
     if (target) this.view = new DataView(target.buffer, target.byteOffset, target.byteLength);
@@ -231,8 +235,8 @@ class TensorFrameWriter {
    * the same values: the tensor's map header 2 or 4 bytes wider, the dims array header 2 bytes
    * wider, the dtype string header 1 byte wider. No field is added.
    */
-  tensor(t: WireTensor): void {
-    const n = t.data.byteLength;
+  tensor(t: WireTensor | TensorShape): void {
+    const n = 'data' in t ? t.data.byteLength : byteLength(t.dtype, t.dims);
     const minimal = new TensorFrameWriter();
     minimal.container(4, 'map');
     minimal.str('name');
@@ -265,17 +269,27 @@ class TensorFrameWriter {
       this.byte(0xc6);
       this.u32(n);
     }
-    this.target?.set(t.data, this.pos);
+    if ('data' in t) this.target?.set(t.data, this.pos);
+    this.dataAt.push(this.pos);
     this.pos += n;
   }
 
-  tensors(tensors: readonly WireTensor[]): void {
+  tensors(tensors: readonly (WireTensor | TensorShape)[]): void {
     this.str('tensors');
     this.container(tensors.length, 'array');
     for (const t of tensors) this.tensor(t);
   }
 
-  frame(frame: InferFrame | ResultFrame): void {
+  /** A number as msgpack float64 whatever its value, so that it can be rewritten in place (see layoutResultFrame). */
+  f64(key: string, v: number): void {
+    this.str(key);
+    this.byte(0xcb);
+    this.valueAt.push(this.pos);
+    this.view?.setFloat64(this.pos, v);
+    this.pos += 8;
+  }
+
+  frame(frame: InferFrame | ResultFrame | ResultFrameShape): void {
     if (frame.type === 'infer') {
       this.container(3 + (frame.deadlineMs !== undefined ? 1 : 0) + (frame.sentAt !== undefined ? 1 : 0), 'map');
       this.str('type');
@@ -290,8 +304,8 @@ class TensorFrameWriter {
       this.field('requestId', frame.requestId);
       this.str('timing');
       this.container(2, 'map');
-      this.field('queueMs', frame.timing.queueMs);
-      this.field('runMs', frame.timing.runMs);
+      this.f64('queueMs', frame.timing.queueMs);
+      this.f64('runMs', frame.timing.runMs);
     }
     this.tensors(frame.tensors);
   }
@@ -312,6 +326,56 @@ export function encodeFrame(frame: Frame): Uint8Array {
   const bytes = allocateUnfilled(measure.pos);
   new TensorFrameWriter(bytes).frame(frame);
   return bytes;
+}
+
+/** A tensor's name, dtype and dims, without its bytes. */
+export interface TensorShape {
+  name: string;
+  dtype: Dtype;
+  dims: readonly number[];
+}
+
+/** A result frame whose tensors are given by shape, to lay out before their bytes exist. */
+interface ResultFrameShape {
+  type: 'result';
+  requestId: number;
+  tensors: readonly TensorShape[];
+  timing: { queueMs: number; runMs: number };
+}
+
+/** A result frame laid out ahead of its contents: see layoutResultFrame. */
+export interface ResultFrameLayout {
+  /** The whole frame, as encodeFrame would write it once the tensors' bytes and the timing are filled in. */
+  bytes: Uint8Array;
+  /** Each tensor's bytes inside `bytes`, in the order given, each at a multiple of TENSOR_DATA_ALIGN_BYTES. */
+  tensorData: Uint8Array[];
+  /** Write the frame's timing in place. */
+  setTiming(timing: { queueMs: number; runMs: number }): void;
+}
+
+/**
+ * Lay out the result frame of `requestId` for tensors of the given shapes, with their bytes not yet
+ * written: whoever computes the tensors writes them straight into `tensorData` (ONNX Runtime into
+ * pre-allocated outputs), and then the timing. Filled in, `bytes` equals encodeFrame of the same frame.
+ * NOTE: the timing fields are always float64 so that they keep their width whatever their value.
+ */
+export function layoutResultFrame(requestId: number, tensors: readonly TensorShape[]): ResultFrameLayout {
+  const frame: ResultFrameShape = { type: 'result', requestId, tensors, timing: { queueMs: 0, runMs: 0 } };
+  const measure = new TensorFrameWriter();
+  measure.frame(frame);
+  const bytes = allocateUnfilled(measure.pos);
+  const writer = new TensorFrameWriter(bytes);
+  writer.frame(frame);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const [queueAt, runAt] = writer.valueAt as [number, number];
+  return {
+    bytes,
+    tensorData: tensors.map((t, i) => bytes.subarray(writer.dataAt[i]!, writer.dataAt[i]! + byteLength(t.dtype, t.dims))),
+    setTiming(timing) {
+      view.setFloat64(queueAt, timing.queueMs);
+      view.setFloat64(runAt, timing.runMs);
+    },
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import { openWorkerSession, type WorkerSession } from '../../server-runtime/work
 import { openOrtSession } from '../../server-runtime/session.ts';
 import { SessionPool } from '../../server-runtime/pool.ts';
 import { encodeModel } from '../../planner/onnx/model.ts';
-import { wireTensor, tensorView, decodeFrame } from '../../shared/protocol.ts';
+import { wireTensor, tensorView, decodeFrame, encodeFrame } from '../../shared/protocol.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { slowServer, SLOW_DIMS } from './fixtures.ts';
 import { waitUntil } from './client.ts';
@@ -14,6 +14,8 @@ import { waitUntil } from './client.ts';
 const model = encodeModel(slowServer());
 const input = (v: number): ReturnType<typeof wireTensor> => wireTensor('h', 'float32', [...SLOW_DIMS], new Float32Array(SLOW_DIMS[0] * SLOW_DIMS[1]).fill(v));
 let sessions: WorkerSession[];
+/** The slow server's one output, as a plan's server.outputs gives it. */
+const OUTPUTS = [{ name: 'y', dtype: 'float32', dims: [...SLOW_DIMS] }] as const;
 
 before(async () => {
   sessions = await Promise.all([openWorkerSession(model), openWorkerSession(model)]);
@@ -99,7 +101,7 @@ test('owned tensors move to the worker without a copy (their buffer is detached 
 test('with a ResultFrameSpec the worker sends back the encoded result frame: request id, outputs and timing', async () => {
   const s = sessions[1]!;
   const acceptedAtEpochMs = performance.timeOrigin + performance.now() - 5;
-  const run = await s.submit([input(0.3)], undefined, false, { requestId: 41, outputOrder: [0], acceptedAtEpochMs }).result;
+  const run = await s.submit([input(0.3)], undefined, false, { requestId: 41, outputOrder: [0], outputs: OUTPUTS, acceptedAtEpochMs }).result;
   assert.equal(run.tensors.length, 0);
   assert.ok(run.frame, 'a frame came back');
   const frame = decodeFrame(run.frame);
@@ -115,7 +117,42 @@ test('with a ResultFrameSpec the worker sends back the encoded result frame: req
 });
 
 test('BAD CALL - a ResultFrameSpec naming an output the session does not have is ERR_INFERENCE_FAILED', async () => {
-  const e = await rejection(sessions[1]!.submit([input(0.3)], undefined, false, { requestId: 1, outputOrder: [0, 3], acceptedAtEpochMs: 0 }).result);
+  const e = await rejection(sessions[1]!.submit([input(0.3)], undefined, false, { requestId: 1, outputOrder: [0, 3], outputs: [...OUTPUTS, ...OUTPUTS], acceptedAtEpochMs: 0 }).result);
   assert.equal(e.code, 'ERR_INFERENCE_FAILED');
   assert.equal(e.message, 'the result frame asks for outputs [0, 3] of a session with 1 outputs');
+});
+
+test('after the first result frame shows the plan\'s shapes, the worker has ONNX Runtime write into the laid-out frame: the same bytes as encoding the outputs', async () => {
+  const s = await openWorkerSession(model);
+  try {
+    const frames = [];
+    for (let i = 0; i < 3; i++) {
+      const run = await s.submit([input(0.2)], undefined, false, { requestId: 7, outputOrder: [0], outputs: OUTPUTS, acceptedAtEpochMs: 0 }).result;
+      assert.ok(run.frame);
+      frames.push({ run, frame: run.frame });
+    }
+    const plain = await s.submit([input(0.2)]).result;
+    for (const { run, frame } of frames) {
+      const expected = encodeFrame({ type: 'result', requestId: 7, tensors: [{ ...plain.tensors[0]!, name: 'y' }], timing: { queueMs: run.startedAtEpochMs, runMs: run.runMs } });
+      assert.ok(Buffer.from(frame).equals(Buffer.from(expected)), 'the frame is what encodeFrame writes for the outputs');
+    }
+  } finally {
+    await s.close();
+  }
+});
+
+test('a plan whose output shape is not what the session gives still gets the session\'s real outputs, run after run', async () => {
+  const s = await openWorkerSession(model);
+  try {
+    const wrong = [{ name: 'y', dtype: 'float32' as const, dims: [SLOW_DIMS[0], SLOW_DIMS[1] + 1] }];
+    for (let i = 0; i < 3; i++) {
+      const run = await s.submit([input(0.2)], undefined, false, { requestId: i, outputOrder: [0], outputs: wrong, acceptedAtEpochMs: 0 }).result;
+      const frame = decodeFrame(run.frame!);
+      assert.ok(frame.type === 'result');
+      if (frame.type !== 'result') return;
+      assert.deepEqual(frame.tensors[0]!.dims, [...SLOW_DIMS]);
+    }
+  } finally {
+    await s.close();
+  }
 });

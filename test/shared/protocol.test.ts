@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
-import { type Frame, PROTOCOL_VERSION, TENSOR_DATA_ALIGN_BYTES, encodeFrame, decodeFrame, tensorView, wireTensor, errorFrame, errorFromFrame } from '../../shared/protocol.ts';
+import { type Frame, PROTOCOL_VERSION, TENSOR_DATA_ALIGN_BYTES, encodeFrame, decodeFrame, layoutResultFrame, tensorView, wireTensor, errorFrame, errorFromFrame } from '../../shared/protocol.ts';
 import { EdgesplitError } from '../../shared/errors.ts';
 import { Rng } from '../../planner/util/rng.ts';
 import { byteLength } from '../../shared/dtypes.ts';
@@ -71,6 +71,25 @@ test('tensor data sits at a multiple of 8 bytes in encoded frames, and any msgpa
     if (decoded.type !== 'infer' && decoded.type !== 'result') return;
     for (const t of decoded.tensors) assert.equal(t.data.byteOffset % TENSOR_DATA_ALIGN_BYTES, 0, `frame ${i}: tensor '${t.name}' at offset ${t.data.byteOffset}`);
     assert.deepEqual(plainMsgpack.unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), plainMsgpack.unpack(plainMsgpack.pack(frame)), `frame ${i}: same values as msgpackr's own encoding`);
+  }
+});
+
+test('a result frame laid out ahead (layoutResultFrame), then filled in, is byte for byte what encodeFrame writes', () => {
+  const rng = new Rng(12);
+  for (let i = 0; i < 100; i++) {
+    const dims = [1 + Math.floor(rng.next() * 50), 1 + Math.floor(rng.next() * 9)];
+    const dtype = (['float32', 'int64', 'uint8', 'float16'] as const)[i % 4]!;
+    const tensors = [wireTensor('y'.repeat(1 + (i % 37)), dtype, dims, new Uint8Array(byteLength(dtype, dims)).map(() => Math.floor(rng.next() * 256))), wireTensor('n', 'float64', [i % 3], new Float64Array(i % 3).fill(i))];
+    const timing = { queueMs: i % 5 === 0 ? 0 : rng.next() * 10, runMs: i % 7 === 0 ? 3 : rng.next() * 100 };
+    const layout = layoutResultFrame(i * 65_537, tensors.map((t) => ({ name: t.name, dtype: t.dtype, dims: t.dims })));
+    for (const [k, t] of tensors.entries()) {
+      assert.equal(layout.tensorData[k]!.byteLength, t.data.byteLength);
+      assert.equal(layout.tensorData[k]!.byteOffset % TENSOR_DATA_ALIGN_BYTES, 0);
+      layout.tensorData[k]!.set(t.data);
+    }
+    layout.setTiming(timing);
+    assert.deepEqual(layout.bytes, encodeFrame({ type: 'result', requestId: i * 65_537, tensors, timing }), `frame ${i}`);
+    assert.deepEqual(normalise(decodeFrame(layout.bytes)), normalise({ type: 'result', requestId: i * 65_537, tensors, timing }));
   }
 });
 
