@@ -1,9 +1,9 @@
 // What the runtime benchmarks share: a plan directory for a zoo model split at a given depth, and
 // `edgesplit serve` in a child process (a process of its own, as in production) on a free port.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ZooModel, loadZooModel } from '../planner/zoo/index.ts';
@@ -49,17 +49,31 @@ export async function writeSplitPlan(id: string, depth: number): Promise<SplitPl
   return { zoo, analysis, cut, label: `${id} at ${cut.id} (${Math.round(depth * 100)}% of ${analysis.cuts.length} cuts)`, planDir, plan, head: headBytes, tail: tailBytes };
 }
 
-/** A running `edgesplit serve` child: its URL, its pid, and a stop that sends SIGTERM and waits for exit. */
+/** A running server child (`edgesplit serve` or the floor server): its URL, its pid, and a stop that sends SIGTERM and waits for exit. */
 export interface ServeChild {
   url: string;
   pid: number | undefined;
   stop(): Promise<void>;
 }
 
-/** Start `edgesplit serve --port 0 --json` with `args` (plans, workers, queue) in a child process. */
-export async function startServeChild(args: readonly string[]): Promise<ServeChild> {
+/**
+ * Start `edgesplit serve --port 0 --json` with `args` (plans, workers, queue) in a child process;
+ * with `cpus` (a CPU list such as '0' or '0-2'), on those CPUs only (Linux taskset).
+ */
+export function startServeChild(args: readonly string[], cpus?: string): Promise<ServeChild> {
   const bin = fileURLToPath(new URL('../bin/edgesplit.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'serve', ...args, '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return startChild([bin, 'serve', ...args, '--port', '0', '--json'], cpus);
+}
+
+/** Start bench/floor-server.ts on the plan directory in a child process: the bare WebSocket split the runtimes are measured against. */
+export function startFloorChild(planDir: string, cpus?: string): Promise<ServeChild> {
+  return startChild(['--import', 'tsx', fileURLToPath(new URL('./floor-server.ts', import.meta.url)), planDir], cpus);
+}
+
+/** Start node with `args`, on the CPU list `cpus` if given; resolves once it prints its URL as a JSON line. */
+async function startChild(args: readonly string[], cpus?: string): Promise<ServeChild> {
+  const command = [process.execPath, ...args];
+  const child = cpus === undefined ? spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn('taskset', ['-c', cpus, ...command], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -68,10 +82,10 @@ export async function startServeChild(args: readonly string[]): Promise<ServeChi
       if (out.includes('\n') && line) {
         const parsed: unknown = JSON.parse(line);
         if (typeof parsed === 'object' && parsed !== null && 'url' in parsed && typeof parsed.url === 'string') resolve(parsed.url);
-        else reject(new Error(`unexpected first line from edgesplit serve: ${line}`));
+        else reject(new Error(`unexpected first line from ${args.join(' ')}: ${line}`));
       }
     });
-    child.once('exit', (code) => reject(new Error(`edgesplit serve exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });
   return {
     url,
@@ -81,4 +95,22 @@ export async function startServeChild(args: readonly string[]): Promise<ServeChi
       child.kill('SIGTERM');
     }),
   };
+}
+
+/**
+ * The machine's CPUs split between a server (every CPU but the last) and the devices that load it
+ * (the last), when there are at least 2 and Linux taskset can pin threads; undefined otherwise.
+ * NOTE: on one machine, devices that share the server's cores take their CPU time from it; real
+ * devices bring their own CPUs.
+ */
+export function splitCpus(): { server: string; serverCount: number; devices: string } | undefined {
+  const n = availableParallelism();
+  if (n < 2 || process.platform !== 'linux' || spawnSync('taskset', ['-p', String(process.pid)]).status !== 0) return undefined;
+  return { server: n === 2 ? '0' : `0-${n - 2}`, serverCount: n - 1, devices: String(n - 1) };
+}
+
+/** Pin thread or process `id` (every thread of it with `allThreads`) to the CPU list `cpus`. */
+export function pin(id: number, cpus: string, allThreads = false): void {
+  const r = spawnSync('taskset', [...(allThreads ? ['-a'] : []), '-p', '-c', cpus, String(id)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset could not pin ${id} to CPUs ${cpus}: ${r.stderr}`);
 }

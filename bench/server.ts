@@ -10,10 +10,13 @@ import { createSession } from '../planner/onnx/session.ts';
 import { type WireTensor, type Frame, PROTOCOL_VERSION, decodeFrame, encodeFrame, wireTensor } from '../shared/protocol.ts';
 import { byteLength } from '../shared/dtypes.ts';
 import { writeSection, table, median } from './results.ts';
-import { startServeChild, writeSplitPlan } from './fixtures.ts';
+import { pin, splitCpus, startServeChild, writeSplitPlan } from './fixtures.ts';
 
 const CLIENTS = 8;
-const SESSIONS = availableParallelism();
+/** The server's CPUs and the devices' (this process's), when the machine has CPUs to split. */
+const CPUS = splitCpus();
+/** Sessions on each side: one per CPU the server has. */
+const SESSIONS = CPUS?.serverCount ?? availableParallelism();
 /** Raw and server runs alternate this many times; the table gives medians, so load from other processes hits both sides alike. */
 const ROUNDS = 7;
 
@@ -60,10 +63,13 @@ const TSX_API = import.meta.resolve('tsx/esm/api');
 const SESSION_MODULE = new URL('../server-runtime/session.ts', import.meta.url).href;
 const RAW_WORKER = `
 const { workerData, parentPort } = require('node:worker_threads');
-const { readFileSync } = require('node:fs');
+const { readFileSync, readlinkSync } = require('node:fs');
+const tid = () => { try { return Number(readlinkSync('/proc/thread-self').split('/').pop()); } catch { return null; } };
 const cpuNs = () => { try { return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]); } catch { return null; } };
 import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(SESSION_MODULE)}); }).then(async ({ openOrtSession }) => {
   const session = await openOrtSession(workerData.model, { intraOpThreads: 1 });
+  parentPort.postMessage(tid());
+  await new Promise((resolve) => parentPort.once('message', resolve));
   for (let i = 0; i < 5; i++) await session.run(workerData.tensors);
   parentPort.postMessage('ready');
   parentPort.once('message', async () => {
@@ -79,6 +85,12 @@ import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${J
 async function rawThroughput(p: Prepared, requests: number): Promise<{ perSecond: number; cpuMsPerRun: number | undefined }> {
   const per = Math.ceil(requests / SESSIONS);
   const workers = Array.from({ length: SESSIONS }, (_, i) => new Worker(RAW_WORKER, { eval: true, workerData: { model: p.tail, tensors: p.inputs[i % p.inputs.length], runs: per } }));
+  // Each session thread goes to the server's CPUs before it runs, as the server's sessions do.
+  await Promise.all(workers.map((w) => new Promise<void>((r) => w.once('message', (tid: unknown) => {
+    if (CPUS && typeof tid === 'number') pin(tid, CPUS.server);
+    w.postMessage('pinned');
+    r();
+  }))));
   await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
   const t0 = performance.now();
   const done = workers.map((w) => new Promise<unknown>((r) => w.once('message', r)));
@@ -166,6 +178,8 @@ function wsHeaderBytes(n: number, masked: boolean): number {
   return (n < 126 ? 2 : n < 65536 ? 4 : 10) + (masked ? 4 : 0);
 }
 
+// The devices (this process) keep to their own CPU, off the server's.
+if (CPUS) pin(process.pid, CPUS.devices, true);
 const loadBefore = loadavg()[0]!;
 const rows: Array<Array<string | number>> = [];
 const cpuRows: Array<Array<string | number>> = [];
@@ -174,7 +188,7 @@ const ms = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed
 for (const c of CASES) {
   process.stderr.write(`bench:server ${c.id} at ${c.depth * 100}% ...\n`);
   const p = await prepare(c.id, c.depth);
-  const server = await startServeChild(['--plan', p.planDir, '--workers', String(SESSIONS), '--queue', String(CLIENTS * 2)]);
+  const server = await startServeChild(['--plan', p.planDir, '--workers', String(SESSIONS), '--queue', String(CLIENTS * 2)], CPUS?.server);
   try {
     await Promise.all(p.inputs.map((t) => device(server.url, p, t, Math.max(3, Math.ceil(c.requests / CLIENTS / 4)))));
     const raws: number[] = [];
