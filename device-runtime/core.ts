@@ -688,7 +688,7 @@ export class DeviceCore {
     const decodeMs = now() - decodeStart;
     switch (frame.type) {
       case 'result':
-        this.onResult(frame, decodeMs);
+        this.onResult(frame, decodeMs, bytes !== undefined && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength);
         return;
       case 'error': {
         const p = frame.requestId === undefined ? undefined : this.pending.get(frame.requestId);
@@ -725,7 +725,8 @@ export class DeviceCore {
     this.settle(p, new EdgesplitError(error.code, message, { retryable: error.retryable, details: { ...error.details, requestId: p.id, retries: p.overloadRetries } }));
   }
 
-  private onResult(frame: ResultFrame, frameDecodeMs: number): void {
+  /** `ownsBuffer`: the frame's bytes are the whole of their ArrayBuffer, which no one else holds. */
+  private onResult(frame: ResultFrame, frameDecodeMs: number, ownsBuffer: boolean): void {
     const receivedAt = now();
     const p = this.pending.get(frame.requestId);
     if (!p) return;
@@ -736,9 +737,12 @@ export class DeviceCore {
       if (!t) problems.push(`no tensor '${spec.name}'`);
       else if (t.dtype !== spec.dtype || !dimsMatch(spec.dims, t.dims)) problems.push(`'${spec.name}' is ${t.dtype} [${t.dims.join(',')}], expected ${spec.dtype} [${spec.dims.join(',')}]`);
       else {
-        // NOTE: copied out of the frame so callers own their outputs, whatever the socket does with its
-        // buffers; `new Uint8Array(view)` copies, where a Node Buffer's slice() would not.
-        const data = tensorView({ dtype: t.dtype, data: new Uint8Array(t.data) });
+        // NOTE: a message that is its whole buffer belongs to this frame alone (ws concatenates a large
+        // message into a buffer of its own, a browser hands over an ArrayBuffer), so the outputs are
+        // views into it, aligned by the protocol. Otherwise (a small message in a buffer the socket
+        // shares) they are copied, so that callers own them; `new Uint8Array(view)` copies, where a
+        // Node Buffer's slice() would not.
+        const data = tensorView({ dtype: t.dtype, data: ownsBuffer ? t.data : new Uint8Array(t.data) });
         outputs[spec.name] = { dtype: t.dtype, dims: t.dims, data } satisfies DeviceTensor;
       }
     }

@@ -15,6 +15,7 @@ import { type TokenConfig, checkToken } from './auth.ts';
 import { ServerMetrics, type MetricsSnapshot } from './metrics.ts';
 import { SessionPool } from './pool.ts';
 import { openWorkerSession, type WorkerSession } from './worker-session.ts';
+import { openInlineSession } from './inline-session.ts';
 import { checkCrossing } from './validate.ts';
 
 /** The edgesplit version the server reports in hello-ok. */
@@ -57,7 +58,7 @@ export interface ServerOptions {
   host?: string;
   /** 0 picks a free port (read it from the result). */
   port?: number;
-  /** Sessions per plan, each in its own worker thread with one ONNX Runtime thread. Default: the number of cores. */
+  /** Sessions per plan, each in its own worker thread with one ONNX Runtime thread; 0 runs one session on the main thread (see inline-session.ts). Default: the number of cores. */
   workers?: number;
   /** Requests per plan that may wait for a session; one more is refused with ERR_OVERLOADED. */
   queue?: number;
@@ -136,8 +137,10 @@ function ownsBuffer(bytes: Uint8Array): boolean {
   return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }
 
+/** `workers` sessions in worker threads, or with 0 one session on this thread. */
 async function openServed(plan: LoadedPlan, workers: number, queue: number, log: (line: string) => void): Promise<Served> {
-  const settled = await Promise.allSettled(Array.from({ length: workers }, () => openWorkerSession(plan.serverModel)));
+  const open = (): Promise<WorkerSession> => (workers === 0 ? openInlineSession(plan.serverModel) : openWorkerSession(plan.serverModel));
+  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, workers) }, open));
   const sessions = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   const closeAll = (): Promise<void[]> => Promise.all(sessions.map((s) => s.close()));
@@ -158,7 +161,7 @@ async function openServed(plan: LoadedPlan, workers: number, queue: number, log:
     }
   }
   const outputIndex = m.server.outputs.map((o) => first?.outputNames.indexOf(o.name) ?? -1);
-  return { plan, pool: new SessionPool(m.planId, sessions, queue, () => openWorkerSession(plan.serverModel), log), outputIndex };
+  return { plan, pool: new SessionPool(m.planId, sessions, queue, open, log), outputIndex };
 }
 
 /**
@@ -171,7 +174,7 @@ async function openServed(plan: LoadedPlan, workers: number, queue: number, log:
 export async function startServer(options: ServerOptions): Promise<EdgesplitServer> {
   if (options.plans.length === 0) throw new EdgesplitError('ERR_USAGE', 'no plan to serve. Pass at least one plan directory or plan.json.');
   const host = options.host ?? SERVER_DEFAULTS.host;
-  const workers = positiveInt('workers', options.workers, availableParallelism(), 1);
+  const workers = positiveInt('workers', options.workers, availableParallelism(), 0);
   const queue = positiveInt('queue', options.queue, SERVER_DEFAULTS.queue, 0);
   const heartbeatMs = positiveInt('heartbeatMs', options.heartbeatMs, SERVER_DEFAULTS.heartbeatMs, 1);
   const shutdownGraceMs = positiveInt('shutdownGraceMs', options.shutdownGraceMs, SERVER_DEFAULTS.shutdownGraceMs, 0);
@@ -454,6 +457,6 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
   }
   ready = true;
   if (!nativeUnmask()) log('ws unmasks received frames in JavaScript (its optional native helper bufferutil is missing, or WS_NO_BUFFER_UTIL is set): each megabyte a device sends costs about 1 ms of CPU more. Install bufferutil next to ws for native unmasking.');
-  log(`serving ${[...served.keys()].map((k) => `'${k}'`).join(', ')} on ${url} (${workers} session(s) and a queue of ${queue} per plan)`);
+  log(`serving ${[...served.keys()].map((k) => `'${k}'`).join(', ')} on ${url} (${workers === 0 ? '1 session on the main thread' : `${workers} session(s)`} and a queue of ${queue} per plan)`);
   return { host, port: boundPort, url, plans: loaded.map((p) => p.manifest), close, metrics: () => metrics.snapshot() };
 }

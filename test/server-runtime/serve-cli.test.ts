@@ -19,7 +19,7 @@ test('BAD CALL - serve without --plan, with --cert but no --key, or a bad --work
   const cases: Array<[string[], string]> = [
     [[], "edgesplit serve: ERR_USAGE: missing --plan. Run 'edgesplit serve --help' for the options.\n"],
     [['--plan', 'x', '--cert', 'c.pem'], "edgesplit serve: ERR_USAGE: --cert and --key go together: give both for wss, or neither. Run 'edgesplit serve --help'.\n"],
-    [['--plan', 'x', '--workers', '0'], "edgesplit serve: ERR_USAGE: --workers expects an integer >= 1, got '0'. Run 'edgesplit serve --help'.\n"],
+    [['--plan', 'x', '--workers', '1.5'], "edgesplit serve: ERR_USAGE: --workers expects an integer >= 0, got '1.5'. Run 'edgesplit serve --help'.\n"],
     [['--plan', 'x', '--port', '70000'], "edgesplit serve: ERR_USAGE: --port expects an integer in [0, 65535], got '70000'. Run 'edgesplit serve --help'.\n"],
   ];
   for (const [argv, message] of cases) {
@@ -33,10 +33,10 @@ test('BAD CALL - serve without --plan, with --cert but no --key, or a bad --work
   assert.match(help.out.join(''), /--queue N +requests per plan that may wait/);
 });
 
-test('edgesplit serve: prints where it listens, serves a device, and on SIGTERM closes with 1001 and exits 0', async () => {
+for (const workers of ['1', '0']) test(`edgesplit serve --workers ${workers}: prints where it listens, serves a device, and on SIGTERM closes with 1001 and exits 0`, async () => {
   const plan = await writePlanDir('mlp', mlpHalves());
   const bin = fileURLToPath(new URL('../../bin/edgesplit.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', plan.dir, '--port', '0', '--workers', '1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', '--plan', plan.dir, '--port', '0', '--workers', workers, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let stdout = '';
     let stderr = '';
@@ -65,6 +65,7 @@ test('edgesplit serve: prints where it listens, serves a device, and on SIGTERM 
     assert.deepEqual(summary, { stopped: 'SIGTERM', url: listening.url, plans: ['mlp'], requests: { mlp: { ok: 1 } } });
     assert.match(stderr, /edgesplit serve: device 'test-device' \(127\.0\.0\.1:\d+\) connected to plan 'mlp'/);
     assert.match(stderr, /edgesplit serve: SIGTERM: stopping/);
+    assert.match(stderr, workers === '0' ? /\(1 session on the main thread and a queue of 32 per plan\)/ : /\(1 session\(s\) and a queue of 32 per plan\)/);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     await removeDirs(plan);

@@ -12,6 +12,8 @@ import { TestClient, waitUntil } from './client.ts';
 import { type PlanDir, mlpHalves, slowHalves, dynamicHalves, writePlanDir, removeDirs, SLOW_DIMS } from './fixtures.ts';
 
 const plainMsgpack = new Packr({ useRecords: false });
+/** 1 session in a worker thread; server-main-thread.test.ts runs every test here again with 0 (the session on the main thread). */
+const WORKERS = process.env.EDGESPLIT_TEST_WORKERS === '0' ? 0 : 1;
 let mlp: PlanDir;
 let slow: PlanDir;
 let dyn: PlanDir;
@@ -52,7 +54,7 @@ before(async () => {
   mlp = await writePlanDir('mlp', mlpHalves());
   slow = await writePlanDir('slow', slowHalves());
   dyn = await writePlanDir('dyn', dynamicHalves(), { limits: { maxFrameBytes: 4096 } });
-  server = await startServer({ plans: [mlp.dir, slow.planPath, dyn.dir], port: 0, workers: 1, queue: 2, heartbeatMs: 150 });
+  server = await startServer({ plans: [mlp.dir, slow.planPath, dyn.dir], port: 0, workers: WORKERS, queue: 2, heartbeatMs: 150 });
 });
 
 after(async () => {
@@ -173,7 +175,7 @@ test('BAD CALL - a frame over the plan limit is ERR_FRAME_TOO_LARGE; over every 
   assert.equal((await c.closedWithin()).code, CLOSE_CODES.MESSAGE_TOO_BIG);
 });
 
-test('overload: with 1 session and a queue of 2, a burst of 10 gets 3 results and exactly 7 retryable ERR_OVERLOADED', async () => {
+test('overload: with 1 session and a queue of 2, a burst of 10 gets 3 results and exactly 7 retryable ERR_OVERLOADED', { skip: WORKERS === 0 && 'its exact count needs requests read while a run is in progress; with the session on the main thread they are read after it (server-main-thread.test.ts and inline-session.test.ts test this mode)' }, async () => {
   const c = await helloed(slow, 'slow');
   const before = server.metrics().requests.slow ?? {};
   for (let i = 0; i < 10; i++) c.send({ type: 'infer', requestId: i, tensors: [slowInput(i)] });
@@ -194,7 +196,7 @@ test('overload: with 1 session and a queue of 2, a burst of 10 gets 3 results an
   await c.close();
 });
 
-test('deadline: work not started by its deadline gets ERR_DEADLINE_EXCEEDED and is never run', async () => {
+test('deadline: work not started by its deadline gets ERR_DEADLINE_EXCEEDED and is never run', { skip: WORKERS === 0 && 'its exact count needs requests read while a run is in progress; with the session on the main thread they are read after it (server-main-thread.test.ts and inline-session.test.ts test this mode)' }, async () => {
   const c = await helloed(slow, 'slow');
   const runsBefore = server.metrics().runMs.slow?.count ?? 0;
   c.send({ type: 'infer', requestId: 1, tensors: [slowInput()] });
@@ -213,7 +215,7 @@ test('deadline: work not started by its deadline gets ERR_DEADLINE_EXCEEDED and 
   await c.close();
 });
 
-test('a device that disconnects mid-request frees its slot: its queued work is dropped and the next device is served', async () => {
+test('a device that disconnects mid-request frees its slot: its queued work is dropped and the next device is served', { skip: WORKERS === 0 && 'its exact count needs requests read while a run is in progress; with the session on the main thread they are read after it (server-main-thread.test.ts and inline-session.test.ts test this mode)' }, async () => {
   const gone = await helloed(slow, 'slow');
   const before = server.metrics();
   for (let i = 0; i < 3; i++) gone.send({ type: 'infer', requestId: i, tensors: [slowInput(i)] });
@@ -259,12 +261,12 @@ test('health and metrics over HTTP on the same port', async () => {
   const snap = server.metrics();
   const lines = [
     `edgesplit_requests_total{plan="mlp",outcome="ok"} ${snap.requests.mlp?.ok}`,
-    `edgesplit_requests_total{plan="slow",outcome="ERR_OVERLOADED"} ${snap.requests.slow?.ERR_OVERLOADED}`,
+    // (The slow plan's requests come from the tests skipped with the session on the main thread.)
+    ...(WORKERS === 0 ? [] : [`edgesplit_requests_total{plan="slow",outcome="ERR_OVERLOADED"} ${snap.requests.slow?.ERR_OVERLOADED}`, `edgesplit_run_duration_seconds_count{plan="slow"} ${snap.runMs.slow?.count}`]),
     `edgesplit_requests_total{plan="mlp",outcome="ERR_TENSOR_SHAPE"} 1`,
     `edgesplit_requests_total{plan="",outcome="ERR_NO_HELLO"} 1`,
     'edgesplit_frames_rejected_total{code="ERR_UNKNOWN_PLAN"} 1',
     'edgesplit_frames_rejected_total{code="ERR_FRAME_TOO_LARGE"} 2',
-    `edgesplit_run_duration_seconds_count{plan="slow"} ${snap.runMs.slow?.count}`,
     `edgesplit_queue_duration_seconds_bucket{plan="mlp",le="+Inf"} ${snap.queueMs.mlp?.count}`,
     'edgesplit_in_flight_requests{plan="slow"} 0',
     'edgesplit_queue_depth{plan="slow"} 0',
@@ -274,7 +276,7 @@ test('health and metrics over HTTP on the same port', async () => {
   ];
   for (const l of lines) assert.ok(text.split('\n').includes(l), `metrics lack '${l}':\n${text}`);
   assert.match(text, /^edgesplit_connections \d+$/m);
-  assert.ok((snap.runMs.slow?.count ?? 0) >= 6);
+  if (WORKERS !== 0) assert.ok((snap.runMs.slow?.count ?? 0) >= 6);
 });
 
 test('ws unmasks received frames natively with bufferutil (prebuilt for linux-x64), unless WS_NO_BUFFER_UTIL is set', () => {
