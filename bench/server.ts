@@ -10,7 +10,7 @@ import { createSession } from '../planner/onnx/session.ts';
 import { type WireTensor, type Frame, PROTOCOL_VERSION, decodeFrame, encodeFrame, wireTensor } from '../shared/protocol.ts';
 import { byteLength } from '../shared/dtypes.ts';
 import { writeSection, table, median } from './results.ts';
-import { pin, splitCpus, startServeChild, writeSplitPlan } from './fixtures.ts';
+import { type ServeChild, pin, splitCpus, startFloorChild, startServeChild, writeSplitPlan } from './fixtures.ts';
 
 const CLIENTS = 8;
 /** The server's CPUs and the devices' (this process's), when the machine has CPUs to split. */
@@ -173,6 +173,43 @@ async function serverThroughput(server: { url: string; pid: number | undefined }
   };
 }
 
+/** One floor device: the crossing tensors' raw bytes back to back, `count` times one after the other, over a bare ws. */
+async function floorDevice(url: string, tensors: readonly WireTensor[], count: number): Promise<void> {
+  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 30 });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const bytes = tensors.length === 1 ? tensors[0]!.data : Buffer.concat(tensors.map((t) => t.data));
+  for (let i = 0; i < count; i++) {
+    await new Promise<void>((resolve) => {
+      ws.once('message', () => resolve());
+      ws.send(bytes);
+    });
+  }
+  ws.close();
+}
+
+/**
+ * Requests per second through the floor: SESSIONS floor servers (bench/floor-server.ts, each one
+ * session on its main thread and nothing else), the CLIENTS devices spread over them, and the floor
+ * servers' CPU time per request in ms.
+ */
+async function floorThroughput(servers: readonly ServeChild[], p: Prepared, requests: number): Promise<{ perSecond: number; cpuMs: number | undefined }> {
+  const per = Math.ceil(requests / CLIENTS);
+  const cpu = async (): Promise<number | undefined> => {
+    const each = await Promise.all(servers.map((s) => processCpuMs(s.pid)));
+    return each.every((c) => c !== undefined) ? each.reduce((sum, c) => sum + c!.all, 0) : undefined;
+  };
+  const cpu0 = await cpu();
+  const t0 = performance.now();
+  await Promise.all(p.inputs.map((t, i) => floorDevice(servers[i % servers.length]!.url, t, per)));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = await cpu();
+  const n = per * CLIENTS;
+  return { perSecond: n / seconds, cpuMs: cpu0 === undefined || cpu1 === undefined ? undefined : (cpu1 - cpu0) / n };
+}
+
 /** WebSocket framing bytes of a client (masked) or server message of `n` payload bytes. */
 function wsHeaderBytes(n: number, masked: boolean): number {
   return (n < 126 ? 2 : n < 65536 ? 4 : 10) + (masked ? 4 : 0);
@@ -189,8 +226,10 @@ for (const c of CASES) {
   process.stderr.write(`bench:server ${c.id} at ${c.depth * 100}% ...\n`);
   const p = await prepare(c.id, c.depth);
   const server = await startServeChild(['--plan', p.planDir, '--workers', String(SESSIONS), '--queue', String(CLIENTS * 2)], CPUS?.server);
+  const floors = await Promise.all(Array.from({ length: SESSIONS }, () => startFloorChild(p.planDir, CPUS?.server)));
   try {
     await Promise.all(p.inputs.map((t) => device(server.url, p, t, Math.max(3, Math.ceil(c.requests / CLIENTS / 4)))));
+    await floorThroughput(floors, p, Math.max(CLIENTS * 3, Math.ceil(c.requests / 4)));
     const raws: number[] = [];
     const servers: number[] = [];
     const ratios: number[] = [];
@@ -198,10 +237,17 @@ for (const c of CASES) {
     const serverCpu: number[] = [];
     const mainCpu: number[] = [];
     const deviceCpu: number[] = [];
+    const floorRates: number[] = [];
+    const floorRatios: number[] = [];
+    const floorCpu: number[] = [];
     let srv = { sentBytes: 0, receivedBytes: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       const raw = await rawThroughput(p, c.requests);
       const run = await serverThroughput(server, p, c.requests);
+      const floor = await floorThroughput(floors, p, c.requests);
+      floorRates.push(floor.perSecond);
+      floorRatios.push(floor.perSecond / raw.perSecond);
+      if (floor.cpuMs !== undefined) floorCpu.push(floor.cpuMs);
       srv = run;
       raws.push(raw.perSecond);
       servers.push(run.perSecond);
@@ -212,42 +258,49 @@ for (const c of CASES) {
         mainCpu.push(run.serverCpuMs.main);
       }
       deviceCpu.push(run.deviceCpuMs);
-      process.stderr.write(`  round ${round + 1}: raw ${raw.perSecond.toFixed(1)} req/s (${ms(raw.cpuMsPerRun)} ms CPU a run), server ${run.perSecond.toFixed(1)} req/s (${ms(run.serverCpuMs?.all)} ms CPU a request, ${ms(run.serverCpuMs?.main)} on its main thread; devices ${ms(run.deviceCpuMs)})\n`);
+      process.stderr.write(`  round ${round + 1}: raw ${raw.perSecond.toFixed(1)} req/s (${ms(raw.cpuMsPerRun)} ms CPU a run), server ${run.perSecond.toFixed(1)} req/s (${ms(run.serverCpuMs?.all)} ms CPU a request, ${ms(run.serverCpuMs?.main)} on its main thread; devices ${ms(run.deviceCpuMs)}), floor ${floor.perSecond.toFixed(1)} req/s (${ms(floor.cpuMs)} ms CPU a request)\n`);
     }
-    rows.push([p.label, SESSIONS, CLIENTS, median(raws).toFixed(1), median(servers).toFixed(1), median(ratios).toFixed(2), ratios.map((r) => r.toFixed(2)).join(', ')]);
+    rows.push([p.label, SESSIONS, CLIENTS, median(raws).toFixed(1), median(servers).toFixed(1), `**${median(ratios).toFixed(2)}**`, ratios.map((r) => r.toFixed(2)).join(', '), median(floorRates).toFixed(1), median(floorRatios).toFixed(2)]);
     const rawMs = rawCpu.length === ROUNDS ? median(rawCpu) : undefined;
     const serverMs = serverCpu.length === ROUNDS ? median(serverCpu) : undefined;
     const deviceMs = median(deviceCpu);
+    const floorMs = floorCpu.length === ROUNDS ? median(floorCpu) : undefined;
     cpuRows.push([
       p.label, ms(rawMs), ms(serverMs),
       rawMs === undefined || serverMs === undefined ? '-' : `${ms(serverMs - rawMs)} (${(((serverMs - rawMs) / rawMs) * 100).toFixed(1)}%)`,
       ms(mainCpu.length === ROUNDS ? median(mainCpu) : undefined),
+      rawMs === undefined || floorMs === undefined ? '-' : `${ms(floorMs - rawMs)} (${(((floorMs - rawMs) / rawMs) * 100).toFixed(1)}%)`,
       ms(deviceMs),
-      rawMs === undefined || serverMs === undefined ? '-' : (rawMs / (serverMs + deviceMs)).toFixed(2),
+      rawMs === undefined || serverMs === undefined ? '-' : (rawMs / (CPUS ? serverMs : serverMs + deviceMs)).toFixed(2),
+      rawMs === undefined || floorMs === undefined ? '-' : (rawMs / (CPUS ? floorMs : floorMs + deviceMs)).toFixed(2),
     ]);
     const rawBytes = p.crossingBytes + p.outputBytes;
     const wire = srv.sentBytes + wsHeaderBytes(srv.sentBytes, true) + srv.receivedBytes + wsHeaderBytes(srv.receivedBytes, false);
     wireRows.push([p.label, p.crossingBytes, p.outputBytes, srv.sentBytes, srv.receivedBytes, wire, `${(((wire - rawBytes) / rawBytes) * 100).toFixed(2)}%`]);
   } finally {
     await server.stop();
+    for (const f of floors) await f.stop();
     await rm(p.planDir, { recursive: true, force: true });
   }
 }
 
+const placement = CPUS
+  ? `The devices run in this process on CPU ${CPUS.devices}, and the server, the floor and the raw sessions on CPU${CPUS.serverCount > 1 ? 's' : ''} ${CPUS.server} (Linux taskset), as real devices bring their own CPUs: the ratio compares what the server's CPUs do with and without the server around the sessions.`
+  : 'The devices, the server and the raw sessions share the same cores (taskset is not available or there is one core), so the devices take CPU time from both sides.';
 const markdown = [
   '## Server runtime',
   '',
-  `Throughput of \`edgesplit serve\` (a child process, ${SESSIONS} sessions in worker threads) with ${CLIENTS} concurrent devices on loopback, each a raw ws client with one request in flight sending the crossing tensors of real inputs, beside ${SESSIONS} raw ONNX Runtime sessions of the same server half, each looping \`session.run\` in its own thread. Goal: ratio at least 0.9. Clients, server and sessions share the same cores, and the devices send a pre-encoded frame (their encoding cost belongs to the device). Raw and server runs alternate ${ROUNDS} times; medians.`,
+  `Throughput of \`edgesplit serve\` (a child process, ${SESSIONS} session${SESSIONS > 1 ? 's' : ''} in worker threads) with ${CLIENTS} concurrent devices on loopback, each a raw ws client with one request in flight sending the crossing tensors of real inputs as a pre-encoded frame (encoding belongs to the device), beside ${SESSIONS} raw ONNX Runtime session${SESSIONS > 1 ? 's' : ''} of the same server half looping \`session.run\` (one per thread, one intra-op thread each, as the server's). Goal: ratio at least 0.9. ${placement} Beside them, the floor: ${SESSIONS} \`bench/floor-server.ts\` process${SESSIONS > 1 ? 'es' : ''} on the same CPUs, each a bare ws server running one session on its main thread on raw bytes, with the same ${CLIENTS} devices sending raw bytes. Raw, server and floor runs alternate ${ROUNDS} times; medians.`,
   '',
-  table(['plan (model at cut)', 'sessions', 'devices', 'raw session.run (req/s)', 'server (req/s)', 'ratio (median)', `ratios of the ${ROUNDS} rounds`], rows),
+  table(['plan (model at cut)', 'sessions', 'devices', 'raw session.run (req/s)', 'server (req/s)', 'server / raw (median)', `server / raw, the ${ROUNDS} rounds`, 'floor (req/s)', 'floor / raw (median)'], rows),
   '',
-  `The machine's 1-minute load average was ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after the run: with other work on the same ${SESSIONS} cores the rounds scatter widely, so read the medians as rough.`,
+  `The machine's 1-minute load average was ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after the run.`,
   '',
-  `CPU time per request, which other work on the machine disturbs far less than wall time (Linux schedstat of every thread; medians of the ${ROUNDS} rounds): a raw \`session.run\` of the server half; the server process for one request through it (its socket thread, session threads and garbage collection), what it spends beyond the run, and the part of that on the socket (main) thread; and the ${CLIENTS} devices of this benchmark, which run on the same cores. Were the cores free of other work, both runs would be bound by CPU and the throughput ratio would be raw / (server + devices), the last column: for the PP-OCR rows, what the devices and the server spend on moving 2 MB per request would keep the ratio below the goal on ${SESSIONS} shared cores. On this shared machine the raw sessions do not get every core either, so the measured ratio strays from that column, either way. The MLP's runs are too short to keep the cores busy on either side, so its ratio is not bound by that column.`,
+  `CPU time per request, which other work on the machine disturbs far less than wall time (Linux schedstat of every thread; medians of the ${ROUNDS} rounds): a raw \`session.run\` of the server half; the server process for one request (socket thread, session threads, garbage collection), what it spends beyond the run and the part of that on the socket (main) thread; the same beyond the run for the floor; and the ${CLIENTS} devices. With the server's CPUs kept busy, the throughput ratio is bound by raw / server CPU${CPUS ? '' : ' (plus the devices\', which share the cores)'}: the last two columns.`,
   '',
-  table(['plan (model at cut)', 'raw session.run (ms CPU)', 'server (ms CPU per request)', 'server beyond the run (ms)', 'of it, socket thread (ms)', 'devices (ms CPU per request)', 'raw / (server + devices)'], cpuRows),
+  table(['plan (model at cut)', 'raw session.run (ms CPU)', 'server (ms CPU per request)', 'server beyond the run (ms)', 'of it, socket thread (ms)', 'floor beyond the run (ms)', 'devices (ms CPU per request)', 'bound: raw / server', 'bound: raw / floor'], cpuRows),
   '',
-  'For a server half that runs in tens of microseconds (the MNIST MLP), the fixed cost of each request (socket reads and writes, the hand-over to the session thread and back, and here the devices themselves on the same cores) is larger than the run, so that row measures the socket path more than the sessions. For the PP-OCR recogniser every request moves about 2 MB (crossing tensor up, 6,625-class output down): masking, copying and loopback transfer of those bytes take CPU from the same cores the raw sessions have to themselves.',
+  'For a server half that runs in microseconds (the MNIST MLP), the fixed cost of each request over a WebSocket (socket reads and writes, waking a thread) is many times the run, for the floor as for the server: no server on a socket reaches 0.9 of a bare `session.run` loop there. For the PP-OCR recogniser every request moves about 2 MB (the crossing tensor up, the 6,625-class output down): copying those bytes through the socket, unmasking them and the garbage they leave cost the server\'s CPUs about as much beyond the run as the floor spends.',
   '',
   'Bytes on the wire per request: the infer frame up and the result frame down (msgpack), and with WebSocket framing, beside the raw tensor bytes.',
   '',
