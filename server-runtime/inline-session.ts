@@ -8,6 +8,7 @@ import { FrameRunner } from './frame-runner.ts';
 import type { ResultFrameSpec, WorkerRun, WorkerSession } from './worker-session.ts';
 
 interface Job {
+  /** The request's tensors until its run starts. */
   tensors: readonly WireTensor[];
   deadlineEpochMs: number | undefined;
   resultFrame: ResultFrameSpec | undefined;
@@ -46,7 +47,10 @@ export async function openInlineSession(modelBytes: Uint8Array): Promise<WorkerS
       return;
     }
     busy = true;
-    runner.run(job.tensors, job.resultFrame, startedAtEpochMs).then((r) => job.resolve({ ...r, startedAtEpochMs }), (e: unknown) => {
+    const tensors = job.tensors;
+    // The run holds the tensors now; the job (which a taken-back ticket still reaches) lets go of them.
+    job.tensors = [];
+    runner.run(tensors, job.resultFrame, startedAtEpochMs).then((r) => job.resolve({ ...r, startedAtEpochMs }), (e: unknown) => {
       job.reject(e instanceof EdgesplitError ? e : new EdgesplitError('ERR_INFERENCE_FAILED', e instanceof Error ? e.message : String(e)));
     }).finally(() => {
       busy = false;

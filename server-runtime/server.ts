@@ -112,7 +112,6 @@ interface Connection {
   deviceId: string | undefined;
   alive: boolean;
   inFlight: Set<number>;
-  abort: AbortController;
 }
 
 function positiveInt(name: string, value: number | undefined, dflt: number, min: number): number {
@@ -286,17 +285,21 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
   /** `owned`: the frame's bytes are the whole buffer of a message no one else holds, so its tensors may be moved to a session thread. */
   function onInfer(conn: Connection, frame: InferFrame, receivedAt: number, owned: boolean): void {
     const s = conn.served;
+    // NOTE: the closures below hold the request id, never the frame: a closure that lives into old
+    // space while its request runs would keep the received message's buffer from the young-generation
+    // collector long after the request is answered (see SessionPool.watchEntry).
+    const requestId = frame.requestId;
     const fail = (err: EdgesplitError, planId: string): void => {
       metrics.request(planId, err.code);
-      send(conn, errorFrame(err, frame.requestId));
+      send(conn, errorFrame(err, requestId));
     };
-    if (!s) return fail(new EdgesplitError('ERR_NO_HELLO', `infer request ${frame.requestId} came before a successful hello. Send a hello frame first and wait for hello-ok.`), '');
+    if (!s) return fail(new EdgesplitError('ERR_NO_HELLO', `infer request ${requestId} came before a successful hello. Send a hello frame first and wait for hello-ok.`), '');
     const planId = s.plan.manifest.planId;
     if (shuttingDown) return fail(new EdgesplitError('ERR_SHUTTING_DOWN', 'the server is shutting down and takes no new requests. Retry on a new connection after a back-off.', { retryable: true }), planId);
     if (conn.ws.bufferedAmount > maxUnreadBytes) {
       return fail(new EdgesplitError('ERR_OVERLOADED', `the device is not reading its answers: ${conn.ws.bufferedAmount} bytes wait to be sent on this connection (limit ${maxUnreadBytes}). Read results before sending more requests.`, { retryable: true }), planId);
     }
-    if (conn.inFlight.has(frame.requestId)) return fail(new EdgesplitError('ERR_FRAME_MALFORMED', `requestId ${frame.requestId} is already in flight on this connection. Use a new requestId for each request.`), planId);
+    if (conn.inFlight.has(requestId)) return fail(new EdgesplitError('ERR_FRAME_MALFORMED', `requestId ${requestId} is already in flight on this connection. Use a new requestId for each request.`), planId);
     let tensors;
     try {
       tensors = checkCrossing(s.plan.manifest, frame.tensors);
@@ -304,10 +307,10 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
       if (isEdgesplitError(e)) return fail(e, planId);
       throw e;
     }
-    conn.inFlight.add(frame.requestId);
+    conn.inFlight.add(requestId);
     pendingRequests++;
     const deadlineAt = frame.deadlineMs === undefined ? undefined : receivedAt + frame.deadlineMs;
-    s.pool.submit(tensors, { ...(deadlineAt !== undefined ? { deadlineAt } : {}), signal: conn.abort.signal, owned, resultFrame: { requestId: frame.requestId, outputOrder: s.outputIndex, outputs: s.plan.manifest.server.outputs } }).then((r) => {
+    s.pool.submit(tensors, { ...(deadlineAt !== undefined ? { deadlineAt } : {}), owner: conn, owned, resultFrame: { requestId, outputOrder: s.outputIndex, outputs: s.plan.manifest.server.outputs } }).then((r) => {
       metrics.timing(planId, r.queueMs, r.runMs);
       if (conn.ws.readyState !== WebSocket.OPEN) {
         metrics.request(planId, 'ERR_CONNECTION_LOST');
@@ -315,7 +318,7 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
       }
       if (!r.frame) {
         metrics.request(planId, 'ERR_INTERNAL');
-        send(conn, errorFrame(new EdgesplitError('ERR_INTERNAL', `the session of plan '${planId}' returned no result frame for request ${frame.requestId}. Please report this.`), frame.requestId));
+        send(conn, errorFrame(new EdgesplitError('ERR_INTERNAL', `the session of plan '${planId}' returned no result frame for request ${requestId}. Please report this.`), requestId));
         return;
       }
       metrics.request(planId, 'ok');
@@ -323,9 +326,9 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
     }, (e: unknown) => {
       const err = isEdgesplitError(e) ? e : new EdgesplitError('ERR_INFERENCE_FAILED', `running plan '${planId}' failed: ${e instanceof Error ? e.message : String(e)}`);
       metrics.request(planId, err.code);
-      if (err.code !== 'ERR_CONNECTION_LOST') send(conn, errorFrame(err, frame.requestId));
+      if (err.code !== 'ERR_CONNECTION_LOST') send(conn, errorFrame(err, requestId));
     }).finally(() => {
-      conn.inFlight.delete(frame.requestId);
+      conn.inFlight.delete(requestId);
       requestDone();
     });
   }
@@ -368,7 +371,7 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
   }
 
   function onConnection(ws: WebSocket, req: IncomingMessage): void {
-    const conn: Connection = { ws, remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`, served: undefined, deviceId: undefined, alive: true, inFlight: new Set(), abort: new AbortController() };
+    const conn: Connection = { ws, remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`, served: undefined, deviceId: undefined, alive: true, inFlight: new Set() };
     connections.add(conn);
     metrics.connections++;
     ws.on('pong', () => {
@@ -383,7 +386,7 @@ export async function startServer(options: ServerOptions): Promise<EdgesplitServ
     ws.on('close', (code) => {
       connections.delete(conn);
       metrics.connections--;
-      conn.abort.abort();
+      conn.served?.pool.dropOwner(conn);
       log(`connection ${conn.deviceId ?? conn.remote} closed (${code}); ${conn.inFlight.size} request(s) in flight dropped`);
     });
   }

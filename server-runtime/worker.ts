@@ -42,7 +42,11 @@ try {
       return;
     }
     busy = true;
-    runner.run(request.tensors, request.resultFrame, startedAtEpochMs).then(({ tensors, frame, runMs }) => {
+    const inputs = request.tensors;
+    // The run holds the tensors now; the request (which the closures below keep) lets go of them, so
+    // that they die young (see SessionPool.watchDeadline).
+    request.tensors = [];
+    runner.run(inputs, request.resultFrame, startedAtEpochMs).then(({ tensors, frame, runMs }) => {
       if (frame) {
         // NOTE: the result frame is made here, beside the session, not on the main thread that serves
         // every device's socket: the main thread gets one buffer to send.
