@@ -2,6 +2,7 @@
 // `edgesplit serve` in a child process (a process of its own, as in production) on a free port.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,13 +62,21 @@ export interface ServeChild {
  * with `cpus` (a CPU list such as '0' or '0-2'), on those CPUs only (Linux taskset).
  */
 export function startServeChild(args: readonly string[], cpus?: string): Promise<ServeChild> {
-  const bin = fileURLToPath(new URL('../bin/edgesplit.js', import.meta.url));
-  return startChild([bin, 'serve', ...args, '--port', '0', '--json'], cpus);
+  return startChild([...binNodeFlags(), BIN, 'serve', ...args, '--port', '0', '--json'], cpus);
 }
 
-/** Start bench/floor-server.ts on the plan directory in a child process: the bare WebSocket split the runtimes are measured against. */
+const BIN = fileURLToPath(new URL('../bin/edgesplit.js', import.meta.url));
+
+/** The node flags on bin/edgesplit.js's first line (`#!/usr/bin/env -S node FLAGS`), which the installed `edgesplit` runs with. */
+export function binNodeFlags(): string[] {
+  const shebang = readFileSync(BIN, 'utf8').split('\n')[0] ?? '';
+  const words = shebang.split(/\s+/);
+  return words.slice(words.indexOf('node') + 1);
+}
+
+/** Start bench/floor-server.ts on the plan directory in a child process, with the same node flags as `edgesplit`: the bare WebSocket split the runtimes are measured against. */
 export function startFloorChild(planDir: string, cpus?: string): Promise<ServeChild> {
-  return startChild(['--import', 'tsx', fileURLToPath(new URL('./floor-server.ts', import.meta.url)), planDir], cpus);
+  return startChild([...binNodeFlags(), '--import', 'tsx', fileURLToPath(new URL('./floor-server.ts', import.meta.url)), planDir], cpus);
 }
 
 /** Start node with `args`, on the CPU list `cpus` if given; resolves once it prints its URL as a JSON line. */
