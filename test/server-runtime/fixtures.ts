@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { makeModel, makeNode, makeValueInfo, floatTensor, int64Tensor, saveModel, type ModelProto } from '../../planner/onnx/model.ts';
 import { Rng } from '../../planner/util/rng.ts';
 import type { TensorSpec } from '../../shared/plan.ts';
+import { type WireTensor, wireTensor } from '../../shared/protocol.ts';
 
 function weights(rng: Rng, n: number, scale: number): Float32Array {
   return Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * scale);
@@ -39,6 +40,12 @@ export function mlpHalves(seed = 1): { device: ModelProto; server: ModelProto; i
 
 /** Dims of the slow server half's input and output. */
 export const SLOW_DIMS = [64, 512] as const;
+
+/** An input of the slow server half with every element `v`. */
+export const slowFilled = (v: number): WireTensor => wireTensor('h', 'float32', [...SLOW_DIMS], new Float32Array(SLOW_DIMS[0] * SLOW_DIMS[1]).fill(v));
+
+/** The slow server half's one output, as a plan's server.outputs gives it. */
+export const SLOW_OUTPUTS = [{ name: 'y', dtype: 'float32', dims: [...SLOW_DIMS] }] as const;
 
 /** A server half that takes tens of ms a run: `layers` chained MatMul + Tanh on a [64,512] tensor, all sharing one weight. */
 export function slowServer(layers = 160, seed = 2): ModelProto {
