@@ -3,7 +3,7 @@
 // NOTE: the flag on the first line gives V8's old generation room from the start. A server moves
 // megabytes per request through ArrayBuffers, and V8 counts them against a small heap's tight
 // allocation limit, so without it `edgesplit serve` ran a full collection every few dozen PP-OCR
-// requests: with it, 0.90 of raw session.run throughput instead of 0.86 (docs/server.md). Run
+// requests: with it, about 0.04 more of raw session.run throughput (docs/server.md). Run
 // through `node bin/edgesplit.js`, give the flag yourself: `node --initial-old-space-size=64 ...`.
 import { register } from 'tsx/esm/api';
 
