@@ -11,6 +11,7 @@ import { EdgesplitError } from '../../shared/errors.ts';
 import type { Feeds } from '../../planner/onnx/session.ts';
 import { compare, makePlanDir, referenceOutputs, type PlanFixture } from '../e2e/fixtures.ts';
 import { startScriptedServer, type ScriptedServer } from './scripted-server.ts';
+import { isCode } from '../assert-errors.ts';
 
 let fixture: PlanFixture;
 let inputs: Feeds[];
@@ -31,15 +32,6 @@ const x = (i: number): Float32Array => inputs[i]!.x!.data as Float32Array;
 function assertMatches(result: InferResult, i: number): void {
   const { maxDiff, scale } = compare(result.outputs.logits!.data as Float32Array, reference[i]!.logits!.data as Float32Array);
   assert.ok(maxDiff <= 1e-5 * scale, `output ${i} differs from the full model by ${maxDiff} (scale ${scale})`);
-}
-
-function isCode(code: string, message?: RegExp): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof EdgesplitError, `expected an EdgesplitError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  };
 }
 
 /** Open a runtime against `server` with fast, deterministic backoff; always closed by `use`. */

@@ -12,6 +12,7 @@ import { startServer, type EdgesplitServer } from '../../server-runtime/server.t
 import { EdgesplitError } from '../../shared/errors.ts';
 import type { Feeds } from '../../planner/onnx/session.ts';
 import { compare, makePlanDir, referenceOutputs, type PlanFixture } from './fixtures.ts';
+import { isCode } from '../assert-errors.ts';
 
 let mlp: PlanFixture;
 let ocr: PlanFixture;
@@ -35,15 +36,6 @@ const x = (i: number): Float32Array => inputs[i % inputs.length]!.x!.data as Flo
 function assertMatches(r: InferResult, i: number): void {
   const { maxDiff, scale } = compare(r.outputs.logits!.data as Float32Array, reference[i % inputs.length]!.logits!.data as Float32Array);
   assert.ok(maxDiff <= 1e-5 * scale, `request ${i}: difference ${maxDiff} over scale ${scale}`);
-}
-
-function isCode(code: string, message?: RegExp): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof EdgesplitError, `expected an EdgesplitError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  };
 }
 
 /** A copy of a plan directory with plan.json edited. */

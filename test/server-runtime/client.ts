@@ -1,9 +1,7 @@
 // A raw WebSocket client for the server runtime's tests: sends frames built with encodeFrame (or
 // raw bytes) and collects every decoded frame and the close code.
 import { WebSocket, type ClientOptions } from 'ws';
-import assert from 'node:assert/strict';
 import { type Frame, type HelloFrame, PROTOCOL_VERSION, decodeFrame, encodeFrame } from '../../shared/protocol.ts';
-import { EdgesplitError } from '../../shared/errors.ts';
 
 export class TestClient {
   readonly frames: Frame[] = [];
@@ -106,13 +104,3 @@ export async function waitUntil(condition: () => boolean, what: string, describe
   }
 }
 
-/** The EdgesplitError `p` rejects with; fails the test when it resolves or rejects with something else. */
-export async function rejection(p: Promise<unknown>): Promise<EdgesplitError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof EdgesplitError, String(e));
-    return e;
-  }
-  assert.fail('the request succeeded');
-}

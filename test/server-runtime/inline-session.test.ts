@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { openInlineSession } from '../../server-runtime/inline-session.ts';
 import { encodeModel } from '../../planner/onnx/model.ts';
 import { slowServer, slowFilled } from './fixtures.ts';
-import { rejection } from './client.ts';
+import { rejection } from '../assert-errors.ts';
 import { sessionContract } from './session-contract.ts';
 
 sessionContract('main-thread session', openInlineSession);

@@ -7,7 +7,7 @@ import { openOrtSession } from '../../server-runtime/session.ts';
 import { encodeModel } from '../../planner/onnx/model.ts';
 import { tensorView, decodeFrame, encodeFrame } from '../../shared/protocol.ts';
 import { slowServer, slowFilled, SLOW_DIMS, SLOW_OUTPUTS } from './fixtures.ts';
-import { rejection } from './client.ts';
+import { rejection } from '../assert-errors.ts';
 
 /** Register the contract's tests for sessions that `open` starts on model bytes. */
 export function sessionContract(kind: string, open: (modelBytes: Uint8Array) => Promise<WorkerSession>): void {
